@@ -1,0 +1,191 @@
+"""Events: what happens in a session, as plain dataclasses.
+
+A session is a tree of events stored append-only. Each event has an id (time-sortable), the
+session id, a parent id, a creation time and a body; the body's type is the event's kind.
+
+Two families of kinds:
+- *nodes* (`user`, `turn`, `result`, `kernel`) are the conversation: the path from the root to
+  the head is what the model sees, and a node's parent is the node it follows;
+- *annotations* (`verdict`, `head`) say something about a node: a verdict's parent is the turn it
+  judges, a head move's parent is the node the head moved to. They are never on a path and never
+  anybody's child in the tree.
+
+This module knows nothing about storage or rendering; it only says what an event is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from core.ids import new_id
+
+Origin = Literal["generated", "edited", "imported"]
+ResultStatus = Literal["ok", "error", "interrupted", "timeout", "died"]
+VerdictValue = Literal["accepted", "rejected", "up", "down"]
+KernelState = Literal["started", "restarted", "died", "replayed"]
+
+RESULT_STATUSES: tuple[str, ...] = ("ok", "error", "interrupted", "timeout", "died")
+VERDICT_VALUES: tuple[str, ...] = ("accepted", "rejected", "up", "down")
+KERNEL_STATES: tuple[str, ...] = ("started", "restarted", "died", "replayed")
+ORIGINS: tuple[str, ...] = ("generated", "edited", "imported")
+
+
+@dataclass
+class UserMessage:
+    """A message the user sent, at the start or in the middle of a task."""
+
+    text: str
+    kind = "user"
+
+
+@dataclass
+class Turn:
+    """One model turn: a thought, then either code to run or an answer to the user."""
+
+    thought: str
+    code: str | None = None
+    answer: str | None = None
+    origin: Origin = "generated"
+    source: str | None = None
+    """For an edited turn, the id of the turn it was edited from."""
+    raw: str | None = None
+    """The text exactly as generated, when it differs from the rendering of the fields."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Model id, adapter id, sampling settings, token counts, timings."""
+    kind = "turn"
+
+    def __post_init__(self) -> None:
+        if (self.code is None) == (self.answer is None):
+            raise ValueError("a turn has either code or an answer, not both and not neither")
+        if self.origin not in ORIGINS:
+            raise ValueError(f"unknown turn origin {self.origin!r}; expected one of {ORIGINS}")
+
+
+@dataclass
+class Result:
+    """What happened when approved code ran."""
+
+    status: ResultStatus = "ok"
+    output: str = ""
+    """Everything the cell printed (stdout and stderr, in the order they came) as text."""
+    error: dict[str, Any] | None = None
+    """For status `error`: `name`, `value` and `traceback` of the exception."""
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    """Rich outputs: `{"mime": ..., "text": ...}` or `{"mime": ..., "blob": sha256}` for images."""
+    execution_count: int | None = None
+    duration: float | None = None
+    truncated: int = 0
+    """How many characters of output were cut to keep the result within its cap."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    kind = "result"
+
+    def __post_init__(self) -> None:
+        if self.status not in RESULT_STATUSES:
+            raise ValueError(f"unknown result status {self.status!r}; expected {RESULT_STATUSES}")
+
+
+@dataclass
+class Verdict:
+    """The user's judgement of a turn: accepted (run), rejected (skipped), or a rating."""
+
+    value: VerdictValue
+    reason: str = ""
+    kind = "verdict"
+
+    def __post_init__(self) -> None:
+        if self.value not in VERDICT_VALUES:
+            raise ValueError(f"unknown verdict {self.value!r}; expected one of {VERDICT_VALUES}")
+
+
+@dataclass
+class KernelEvent:
+    """The kernel's state changed; after `died` or `restarted` its variables are gone."""
+
+    state: KernelState
+    detail: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    kind = "kernel"
+
+    def __post_init__(self) -> None:
+        if self.state not in KERNEL_STATES:
+            raise ValueError(f"unknown kernel state {self.state!r}; expected {KERNEL_STATES}")
+
+
+@dataclass
+class HeadMove:
+    """The head moved (rollback, branch switch); the event's parent is the new head."""
+
+    previous: str | None
+    reason: str = ""
+    kind = "head"
+
+
+EventBody = UserMessage | Turn | Result | Verdict | KernelEvent | HeadMove
+
+BODY_TYPES: dict[str, type] = {
+    cls.kind: cls for cls in (UserMessage, Turn, Result, Verdict, KernelEvent, HeadMove)
+}
+NODE_KINDS = frozenset({"user", "turn", "result", "kernel"})
+ANNOTATION_KINDS = frozenset({"verdict", "head"})
+
+
+@dataclass
+class Event:
+    """One event of a session: its place in the tree, its time and its body."""
+
+    id: str
+    session_id: str
+    parent_id: str | None
+    body: EventBody
+    at: float
+    """Seconds since the epoch when the event was made."""
+
+    @property
+    def kind(self) -> str:
+        return self.body.kind
+
+    @property
+    def is_node(self) -> bool:
+        return self.body.kind in NODE_KINDS
+
+    @classmethod
+    def new(cls, session_id: str, parent_id: str | None, body: EventBody) -> Event:
+        return cls(id=new_id(), session_id=session_id, parent_id=parent_id, body=body, at=time.time())
+
+
+def body_to_dict(body: EventBody) -> dict[str, Any]:
+    return dataclasses.asdict(body)
+
+
+def body_from_dict(kind: str, data: dict[str, Any]) -> EventBody:
+    """Rebuild a body; unknown keys (from a newer version) go to `meta` where the kind has one."""
+    try:
+        cls = BODY_TYPES[kind]
+    except KeyError:
+        raise ValueError(f"unknown event kind {kind!r}; expected one of {sorted(BODY_TYPES)}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    known = {k: v for k, v in data.items() if k in names}
+    extra = {k: v for k, v in data.items() if k not in names}
+    if extra and "meta" in names:
+        known["meta"] = {**known.get("meta", {}), **extra}
+    return cls(**known)
+
+
+def searchable_text(body: EventBody) -> str:
+    """The text of an event that full-text search looks at."""
+    match body:
+        case UserMessage(text=text):
+            return text
+        case Turn():
+            return "\n".join(p for p in (body.thought, body.code, body.answer) if p)
+        case Result():
+            return body.output + ("\n" + body.error.get("value", "") if body.error else "")
+        case Verdict(reason=reason):
+            return reason
+        case KernelEvent(detail=detail):
+            return detail
+        case _:
+            return ""

@@ -1,0 +1,400 @@
+"""The store: every session and event in one SQLite database, append-only.
+
+One database (WAL mode, file mode 0600) under the user data directory holds all sessions. Each
+event is one committed transaction before anyone is told it exists, so killing the process at any
+moment loses nothing that was reported as done. Several processes may write at once: writers take
+the write lock up front (`BEGIN IMMEDIATE`), wait for it (busy timeout) and retry.
+
+Events are never updated or deleted by normal use; a session is deleted only on explicit request.
+The store knows rows and transactions; the tree and its rules live in `core.tree`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.events import Event, UserMessage, body_from_dict, body_to_dict, searchable_text
+from core.ids import new_id
+
+DB_NAME = "kyzel.db"
+BUSY_TIMEOUT_MS = 10_000
+WRITE_RETRIES = 20
+
+
+class StoreError(RuntimeError):
+    """A store problem, with what to do about it in the message."""
+
+
+@dataclass
+class SessionInfo:
+    id: str
+    title: str
+    created: float
+    updated: float
+    model: str
+    head: str | None
+    events: int = 0
+
+
+@dataclass
+class SearchHit:
+    session_id: str
+    event_id: str
+    snippet: str
+
+
+def default_home() -> Path:
+    """Where kyzel-tui keeps its data: `$KYZEL_HOME`, else the platform's user data directory."""
+    if env := os.environ.get("KYZEL_HOME"):
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("kyzel-tui", appauthor=False))
+
+
+def _v1_tables(db: sqlite3.Connection) -> None:
+    # One execute per statement: executescript would commit the migration's transaction.
+    db.execute(
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            model TEXT NOT NULL DEFAULT '',
+            head TEXT
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            parent_id TEXT REFERENCES events(id),
+            kind TEXT NOT NULL,
+            at REAL NOT NULL,
+            payload TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX events_by_session ON events(session_id, seq)")
+    db.execute(
+        "CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, mime TEXT NOT NULL, data BLOB NOT NULL)"
+    )
+
+
+def _v2_search(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE VIRTUAL TABLE event_text USING fts5("
+        "text, event_id UNINDEXED, session_id UNINDEXED, tokenize='unicode61')"
+    )
+    rows = db.execute("SELECT id, session_id, kind, payload FROM events ORDER BY seq").fetchall()
+    for event_id, session_id, kind, payload in rows:
+        _index_text(db, event_id, session_id, kind, json.loads(payload))
+    db.execute("CREATE INDEX sessions_by_update ON sessions(updated)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_tables, _v2_search]
+"""Migration i brings a database from schema version i to i + 1. Append, never edit."""
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _index_text(db: sqlite3.Connection, event_id: str, session_id: str, kind: str, payload: dict):
+    text = searchable_text(body_from_dict(kind, payload))
+    if text:
+        clean = text.encode("utf-8", "replace").decode("utf-8")
+        db.execute(
+            "INSERT INTO event_text(text, event_id, session_id) VALUES (?, ?, ?)",
+            (clean, event_id, session_id),
+        )
+
+
+def _insert_event(db: sqlite3.Connection, event: Event) -> None:
+    payload = body_to_dict(event.body)
+    db.execute(
+        "INSERT INTO events(id, session_id, parent_id, kind, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
+        (event.id, event.session_id, event.parent_id, event.kind, event.at, json.dumps(payload)),
+    )
+    _index_text(db, event.id, event.session_id, event.kind, payload)
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
+
+
+def _friendly(error: sqlite3.Error, path: Path) -> StoreError:
+    text = str(error)
+    if "disk is full" in text or "disk I/O error" in text:
+        return StoreError(
+            f"cannot write to {path}: {text}. Free some disk space and try again; "
+            "nothing that was already saved is lost."
+        )
+    if "readonly" in text:
+        return StoreError(f"{path} is read-only: check its permissions or pass --home DIR.")
+    return StoreError(f"store error in {path}: {text}")
+
+
+class Store:
+    """All sessions and their events, in one SQLite file."""
+
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL", migrate_to: int | None = None):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = self._connect(synchronous)
+        self._migrate(SCHEMA_VERSION if migrate_to is None else migrate_to)
+
+    @classmethod
+    def open(cls, home: Path | str | None = None) -> Store:
+        """The store under `home` (default: `default_home()`), created on first use."""
+        return cls(Path(home).expanduser() / DB_NAME if home else default_home() / DB_NAME)
+
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        directory = self.path.parent
+        if not directory.exists():
+            directory.mkdir(parents=True, mode=0o700)
+        if not self.path.exists():
+            # SQLite gives the -wal and -shm files the database file's mode, so 0600 holds for all.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {synchronous}")
+            db.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as error:
+            raise StoreError(
+                f"{self.path} is not a kyzel-tui database ({error}). Move it away or pass --home DIR."
+            ) from error
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self, target: int) -> None:
+        if self.schema_version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer kyzel-tui (schema {self.schema_version}, "
+                f"this one knows {SCHEMA_VERSION}): upgrade kyzel-tui to open it."
+            )
+        if self.schema_version >= target:
+            return
+        with self._write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have
+            for step in range(version, target):
+                MIGRATIONS[step](db)
+            db.execute(f"PRAGMA user_version = {target}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, holding the write lock from its start; retried while busy."""
+        with self._lock:
+            for attempt in range(WRITE_RETRIES):
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as error:
+                    if not _is_busy(error) or attempt == WRITE_RETRIES - 1:
+                        raise _friendly(error, self.path) from error
+                    time.sleep(0.01 * (attempt + 1))
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise _friendly(error, self.path) from error
+                raise
+
+    # Sessions
+
+    def create_session(
+        self, title: str = "", model: str = "", *, session_id: str | None = None,
+        created: float | None = None,
+    ) -> SessionInfo:
+        now = time.time() if created is None else created
+        info = SessionInfo(session_id or new_id(), title, now, now, model, None)
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM sessions WHERE id = ?", (info.id,)).fetchone():
+                raise StoreError(f"a session with id {info.id} already exists")
+            db.execute(
+                "INSERT INTO sessions(id, title, created, updated, model, head) VALUES (?,?,?,?,?,?)",
+                (info.id, title, now, now, model, None),
+            )
+        return info
+
+    def session(self, session_id: str) -> SessionInfo:
+        row = self._db.execute(
+            "SELECT s.id, s.title, s.created, s.updated, s.model, s.head, "
+            "(SELECT count(*) FROM events e WHERE e.session_id = s.id) FROM sessions s "
+            "WHERE s.id = ?",
+            (session_id,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no session {session_id}: `kyzel-tui sessions` lists them")
+        return SessionInfo(*row)
+
+    def sessions(self, search: str | None = None, limit: int | None = None) -> list[SessionInfo]:
+        """Sessions, most recently updated first; with `search`, those whose title or events match."""
+        query = (
+            "SELECT s.id, s.title, s.created, s.updated, s.model, s.head, "
+            "(SELECT count(*) FROM events e WHERE e.session_id = s.id) FROM sessions s"
+        )
+        params: list[object] = []
+        if search:
+            query += (
+                " WHERE s.title LIKE ? ESCAPE '\\' OR s.id IN "
+                "(SELECT session_id FROM event_text WHERE event_text MATCH ?)"
+            )
+            params += [_like_pattern(search), _fts_phrase(search)]
+        query += " ORDER BY s.updated DESC, s.id DESC"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        return [SessionInfo(*row) for row in self._db.execute(query, params)]
+
+    def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+        """Events whose text contains all the words of `text`, best matches first."""
+        rows = self._db.execute(
+            "SELECT session_id, event_id, snippet(event_text, 0, '', '', '…', 16) "
+            "FROM event_text WHERE event_text MATCH ? ORDER BY rank LIMIT ?",
+            (_fts_phrase(text), limit),
+        )
+        return [SearchHit(*row) for row in rows]
+
+    def rename(self, session_id: str, title: str) -> None:
+        with self._write() as db:
+            if not db.execute("UPDATE sessions SET title = ? WHERE id = ?", (title, session_id)).rowcount:
+                raise StoreError(f"no session {session_id} to rename")
+
+    def delete_session(self, session_id: str) -> None:
+        """Delete a session and its events for good. Only ever on the user's explicit request."""
+        with self._write() as db:
+            db.execute("DELETE FROM event_text WHERE session_id = ?", (session_id,))
+            # One statement: SQLite checks the parent references at its end, when all are gone.
+            db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+            if not db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount:
+                raise StoreError(f"no session {session_id} to delete")
+
+    def resolve(self, reference: str) -> str:
+        """A session id from a full id, a unique id prefix or an exact title."""
+        rows = self._db.execute(
+            "SELECT id FROM sessions WHERE id = ? OR id LIKE ? ESCAPE '\\' OR title = ?",
+            (reference.upper(), _like_pattern(reference.upper(), anywhere=False), reference),
+        ).fetchall()
+        ids = sorted({row[0] for row in rows})
+        if reference.upper() in ids:
+            return reference.upper()
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise StoreError(f"no session matches {reference!r}: `kyzel-tui sessions` lists them")
+        raise StoreError(f"{reference!r} matches {len(ids)} sessions: give more of the id")
+
+    # Events
+
+    def append(self, event: Event) -> None:
+        """Commit one event (and move the session's head) in one transaction."""
+        with self._write() as db:
+            _insert_event(db, event)
+            if event.is_node or event.kind == "head":
+                head = event.id if event.is_node else event.parent_id
+                db.execute(
+                    "UPDATE sessions SET head = ?, updated = max(updated, ?) WHERE id = ?",
+                    (head, event.at, event.session_id),
+                )
+            else:
+                db.execute("UPDATE sessions SET updated = max(updated, ?) WHERE id = ?",
+                           (event.at, event.session_id))
+            if isinstance(event.body, UserMessage):
+                db.execute("UPDATE sessions SET title = ? WHERE id = ? AND title = ''",
+                           (_title_from(event.body.text), event.session_id))
+
+    def insert_session(
+        self, info: SessionInfo, events: list[Event], blobs: dict[str, tuple[bytes, str]]
+    ) -> None:
+        """Add a whole session (an import) in one transaction: all of it, or nothing."""
+        title = info.title or next(
+            (_title_from(e.body.text) for e in events if isinstance(e.body, UserMessage)), ""
+        )
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM sessions WHERE id = ?", (info.id,)).fetchone():
+                raise StoreError(f"a session with id {info.id} already exists")
+            db.execute(
+                "INSERT INTO sessions(id, title, created, updated, model, head) VALUES (?,?,?,?,?,?)",
+                (info.id, title, info.created, info.updated, info.model, info.head),
+            )
+            for sha, (data, mime) in blobs.items():
+                db.execute("INSERT OR IGNORE INTO blobs(sha256, mime, data) VALUES (?, ?, ?)",
+                           (sha, mime, data))
+            for event in events:
+                _insert_event(db, event)
+
+    def has_event(self, event_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is not None
+
+    def events(self, session_id: str) -> list[Event]:
+        """The session's events in the order they were committed (parents before children)."""
+        rows = self._db.execute(
+            "SELECT id, parent_id, kind, at, payload FROM events WHERE session_id = ? ORDER BY seq",
+            (session_id,),
+        ).fetchall()
+        return [
+            Event(id=i, session_id=session_id, parent_id=p, body=body_from_dict(k, json.loads(b)), at=a)
+            for i, p, k, a, b in rows
+        ]
+
+    # Blobs
+
+    def put_blob(self, data: bytes, mime: str) -> str:
+        """Keep `data` (an image, say) once; returns its sha256, which results refer to."""
+        digest = hashlib.sha256(data).hexdigest()
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO blobs(sha256, mime, data) VALUES (?, ?, ?)",
+                       (digest, mime, data))
+        return digest
+
+    def blob(self, sha256: str) -> tuple[bytes, str]:
+        row = self._db.execute("SELECT data, mime FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+        if row is None:
+            raise StoreError(f"no blob {sha256}")
+        return bytes(row[0]), row[1]
+
+    def integrity_check(self) -> str:
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _title_from(text: str, width: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _fts_phrase(text: str) -> str:
+    """User text as FTS5 phrases (one per word), so that no character is taken as syntax."""
+    words = text.split()
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words) or '""'
+
+
+def _like_pattern(text: str, anywhere: bool = True) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%" if anywhere else f"{escaped}%"

@@ -1,0 +1,40 @@
+"""Making foreign text safe to show: no terminal control sequences reach the user's terminal.
+
+Text from the model, the kernel or a file may hold escape sequences that would clear, retitle or
+hijack a terminal (over SSH too). `safe_text` removes them, keeping newlines and tabs.
+"""
+
+from __future__ import annotations
+
+import re
+
+# CSI, OSC, DCS/SOS/PM/APC strings and two-character escapes, then any C0/C1 control left over.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b[@-Z\\-_]"
+    r"|[\x9b][0-?]*[ -/]*[@-~]"
+    r"|[\x9d][^\x07\x9c]*[\x07\x9c]?"
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_ansi(text: str) -> str:
+    """`text` without terminal escape sequences (colours, cursor moves, titles, hyperlinks)."""
+    return _ESCAPES.sub("", text)
+
+
+def safe_text(text: str) -> str:
+    """`text` with every escape sequence and control character gone, newlines and tabs kept.
+
+    A lone carriage return becomes a newline so that progress bars do not overwrite lines.
+    """
+    text = strip_ansi(text.replace("\r\n", "\n")).replace("\r", "\n")
+    return _CONTROLS.sub("", text)
+
+
+def one_line(text: str, width: int) -> str:
+    """`text` made safe and squeezed onto one line of at most `width` characters."""
+    line = " ".join(safe_text(text).split())
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"

@@ -1,0 +1,474 @@
+"""Reading sessions from XML: our own files exactly, kyzel files faithfully, hostile files never.
+
+Two dialects share the element names:
+
+- **ours** (`<session format="kyzel-tui">`, written by `core.xml_write`): every event carries its
+  id, parent and time; bodies are taken exactly as written, so a file round-trips to the same tree.
+- **kyzel** (anything else): a flat list of elements, mapped to events in order. Bodies lose the
+  blank lines and indentation that frame them in the file. The mapping:
+
+  | elements | event |
+  | --- | --- |
+  | `<msg from="user">` | a `user` event |
+  | a run of `<thought>`, `<action>`, `<msg from="assistant">`, then `<code>` | one `turn`: the run's texts, in order and separated by a blank line, are the thought; the code is the code |
+  | a run of those without `<code>`, before a user message or the end | one `turn` with an answer: a closing assistant `<msg>` is the answer and the rest the thought; with no assistant `<msg>`, the texts are the thought and the answer is empty |
+  | `<answer>` after such a run | the answer of that turn |
+  | `<result>` (also empty: `<result/>`) after a turn with code | a `result` (status ok) under the turn, and an `accepted` verdict on the turn |
+  | `<resume_from from_event_id="X"/>` | what follows continues from the event made of the element with `id="X"` (a new branch) |
+
+  Comments and the XML declaration are ignored; any other element is an error.
+
+Safety: the parser never resolves entities, never loads a DTD, never touches the network; a file
+with a DTD is refused, as is one over the size limit. A file with any error is refused whole, with
+`file:line:col` and the reason; nothing of it reaches the store. `recover=True` first escapes the
+stray `&` and `<` that hand-editing leaves in bodies (reporting each fix), losing no character.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.events import Event, EventBody, KernelEvent, Result, Turn, UserMessage, Verdict
+from core.ids import new_id
+from core.store import SessionInfo, Store, StoreError
+from core.tree import SessionTree
+from core.xml_write import FORMAT
+
+MAX_IMPORT_BYTES = 32 * 1024 * 1024
+_TURN_PARTS = ("thought", "action")
+_KNOWN = {"msg", "thought", "action", "code", "answer", "result", "resume_from", "kernel"}
+
+
+class XmlImportError(ValueError):
+    """A file that cannot be imported; the message starts with `file:line:col:`."""
+
+
+@dataclass
+class ParsedSession:
+    """A session read from a file, not yet in any store."""
+
+    info: SessionInfo
+    events: list[Event]
+    blobs: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    fixes: list[str] = field(default_factory=list)
+    """What `recover` changed, one `file:line:col: ...` line per fix."""
+    dialect: str = "kyzel"
+
+
+def read_session(path: Path | str, *, recover: bool = False, max_bytes: int = MAX_IMPORT_BYTES):
+    """Parse one file into a `ParsedSession`, or raise `XmlImportError`."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise XmlImportError(f"{path}: cannot read: {error.strerror}") from error
+    if size > max_bytes:
+        raise XmlImportError(
+            f"{path}:1:1: the file is {size / 2**20:.1f} MiB, over the import limit of "
+            f"{max_bytes / 2**20:.0f} MiB; split the session or raise the limit with --max-size"
+        )
+    data = path.read_bytes()
+    return parse_session(data, name=str(path), recover=recover, default_time=path.stat().st_mtime)
+
+
+def parse_session(
+    data: bytes, *, name: str = "<xml>", recover: bool = False, default_time: float | None = None
+) -> ParsedSession:
+    fixes: list[str] = []
+    if recover:
+        data, fixes = _recover(data, name)
+    root = _parse(data, name)
+    reader = _Reader(name, default_time or time.time())
+    parsed = reader.read(root)
+    parsed.fixes = fixes
+    return parsed
+
+
+def _parse(data: bytes, name: str):
+    from lxml import etree
+
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, remove_comments=True, remove_pis=True, strip_cdata=True,
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as error:
+        line, col = error.position if error.position else (error.lineno or 1, 1)
+        raise XmlImportError(f"{name}:{line}:{col}: {error.msg}") from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise XmlImportError(
+            f"{name}:1:1: the file has a DTD (<!DOCTYPE ...>); session files never need one and "
+            "entity declarations can attack the importer: remove it"
+        )
+    return root
+
+
+_TAG = re.compile(
+    r"<(?:/?(?:session|events|blobs|blob|" + "|".join(sorted(_KNOWN)) + r")(?=[\s/>])[^<>]*>"
+    r"|!--.*?-->|!\[CDATA\[.*?\]\]>|\?.*?\?>|!DOCTYPE)",
+    re.S,
+)
+_ENTITY = re.compile(r"&(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);")
+
+
+def _recover(data: bytes, name: str) -> tuple[bytes, list[str]]:
+    """Escape stray `&`, `<` and `]]>` in bodies; return the fixed bytes and the fixes made."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        col = error.start - data.rfind(b"\n", 0, error.start)
+        raise XmlImportError(f"{name}:{line}:{col}: not valid UTF-8 ({error.reason})") from None
+    out: list[str] = []
+    fixes: list[str] = []
+    line, line_start, i = 1, 0, 0
+    while i < len(text):
+        char = text[i]
+        if char == "\n":
+            line, line_start = line + 1, i + 1
+        elif char == "<":
+            tag = _TAG.match(text, i)
+            if tag:
+                out.append(tag.group())
+                line += tag.group().count("\n")
+                if "\n" in tag.group():
+                    line_start = i + tag.group().rfind("\n") + 1
+                i = tag.end()
+                continue
+            fixes.append(f"{name}:{line}:{i - line_start + 1}: escaped a stray '<' as &lt;")
+            out.append("&lt;")
+            i += 1
+            continue
+        elif char == "&" and not _ENTITY.match(text, i):
+            fixes.append(f"{name}:{line}:{i - line_start + 1}: escaped a stray '&' as &amp;")
+            out.append("&amp;")
+            i += 1
+            continue
+        elif text.startswith("]]>", i):
+            fixes.append(f"{name}:{line}:{i - line_start + 1}: escaped ']]>' outside CDATA")
+            out.append("]]&gt;")
+            i += 3
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out).encode("utf-8"), fixes
+
+
+def _float(value: str | None, where: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise XmlImportError(f"{where}: {value!r} is not a number") from None
+
+
+class _Reader:
+    """Turns the element list of one `<session>` into events."""
+
+    def __init__(self, name: str, default_time: float):
+        self.name = name
+        self.clock = default_time
+        self.session_id = new_id()
+        self.events: list[Event] = []
+        self.by_id: dict[str, Event] = {}
+        self.element_ids: dict[str, str] = {}  # kyzel element id -> our event id
+
+    def where(self, el) -> str:
+        return f"{self.name}:{el.sourceline or 1}:1"
+
+    def fail(self, el, reason: str):
+        raise XmlImportError(f"{self.where(el)}: {reason}")
+
+    def read(self, root) -> ParsedSession:
+        if root.tag != "session":
+            self.fail(root, f"the root element is <{root.tag}>, expected <session>")
+        children = [c for c in root if isinstance(c.tag, str)]
+        for child in children:
+            if child.tag not in ("events", "blobs"):
+                self.fail(child, f"unknown element <{child.tag}> in <session>; expected <events>")
+        events_el = root.find("events")
+        if events_el is None:
+            self.fail(root, "<session> has no <events> element")
+        ours = root.get("format") == FORMAT
+        if ours:
+            self.session_id = root.get("id") or self.session_id
+        created = _float(root.get("created"), self.where(root)) or self.clock
+        for el in events_el:
+            if not isinstance(el.tag, str):
+                continue
+            if el.tag not in _KNOWN:
+                self.fail(el, f"unknown element <{el.tag}>; expected one of {sorted(_KNOWN)}")
+        if ours:
+            _OursReader(self).read(events_el)
+        else:
+            _KyzelReader(self).read(events_el)
+        head = root.get("head") if ours and root.get("head") else None
+        if head is not None and (head not in self.by_id or not self.by_id[head].is_node):
+            self.fail(root, f"head={head!r} is not an event of this session")
+        if head is None:
+            nodes = [e for e in self.events if e.is_node]
+            head = nodes[-1].id if nodes else None
+        info = SessionInfo(
+            id=self.session_id, title=root.get("title", ""), created=created,
+            updated=max([created] + [e.at for e in self.events]), model=root.get("model", ""),
+            head=head, events=len(self.events),
+        )
+        return ParsedSession(info, self.events, self.read_blobs(root), dialect="ours" if ours else "kyzel")
+
+    def read_blobs(self, root) -> dict[str, tuple[bytes, str]]:
+        blobs: dict[str, tuple[bytes, str]] = {}
+        for el in root.iterfind("blobs/blob"):
+            try:
+                data = base64.b64decode((el.text or "").strip(), validate=True)
+            except ValueError:
+                self.fail(el, "the blob is not valid base64")
+            blobs[el.get("sha256", "")] = (data, el.get("mime", "application/octet-stream"))
+        return blobs
+
+    def add(self, el, parent_id: str | None, body: EventBody, event_id: str | None = None,
+            at: float | None = None) -> Event:
+        if parent_id is not None and parent_id not in self.by_id:
+            self.fail(el, f"parent {parent_id!r} is not an earlier event of this session")
+        if parent_id is not None and not self.by_id[parent_id].is_node:
+            self.fail(el, f"parent {parent_id!r} is a {self.by_id[parent_id].kind}, not a node")
+        event_id = event_id or new_id()
+        if event_id in self.by_id:
+            self.fail(el, f"id {event_id!r} is used twice")
+        if at is None:
+            self.clock += 0.001
+            at = self.clock
+        event = Event(event_id, self.session_id, parent_id, body, at)
+        self.events.append(event)
+        self.by_id[event_id] = event
+        return event
+
+
+def _text(el) -> str:
+    """A body exactly as our writer wrote it."""
+    text = el.text or ""
+    if el.get("enc") == "base64":
+        return base64.b64decode(text).decode("utf-8", "surrogatepass")
+    return text
+
+
+class _OursReader:
+    """Our dialect: ids, parents and times as written; bodies exact."""
+
+    def __init__(self, reader: _Reader):
+        self.r = reader
+
+    def read(self, events_el) -> None:
+        elements = [el for el in events_el if isinstance(el.tag, str)]
+        i = 0
+        while i < len(elements):
+            el = elements[i]
+            if el.tag == "thought":
+                if i + 1 >= len(elements) or elements[i + 1].tag not in ("code", "answer"):
+                    self.r.fail(el, "<thought> must be followed by its <code> or <answer>")
+                self.turn(el, elements[i + 1])
+                i += 2
+                continue
+            if el.tag == "msg" and el.get("from", "user") == "user":
+                self.node(el, UserMessage(text=_text(el)))
+            elif el.tag == "result":
+                self.node(el, self.result(el))
+            elif el.tag == "kernel":
+                data = self.data(el)
+                self.node(el, self.body(el, KernelEvent, state=el.get("state", ""),
+                                        detail=_text(el), meta=data.get("meta", {})))
+            else:
+                self.r.fail(el, f"<{el.tag}> is not expected here in a {FORMAT} file")
+            i += 1
+
+    def data(self, el) -> dict:
+        try:
+            return json.loads(el.get("data") or "{}")
+        except json.JSONDecodeError as error:
+            self.r.fail(el, f"data attribute is not valid JSON: {error}")
+
+    def body(self, el, cls, **fields):
+        try:
+            return cls(**fields)
+        except (TypeError, ValueError) as error:
+            self.r.fail(el, str(error))
+
+    def node(self, el, body: EventBody) -> Event:
+        event_id = el.get("id")
+        if not event_id:
+            self.r.fail(el, f"<{el.tag}> has no id attribute")
+        at = _float(el.get("at"), self.r.where(el))
+        return self.r.add(el, el.get("parent"), body, event_id, at)
+
+    def result(self, el) -> Result:
+        data = self.data(el)
+        return self.body(
+            el, Result, status=el.get("status", "ok"), output=_text(el),
+            error=data.get("error"), outputs=data.get("outputs", []),
+            execution_count=data.get("execution_count"), duration=data.get("duration"),
+            truncated=data.get("truncated", 0), meta=data.get("meta", {}),
+        )
+
+    def turn(self, thought_el, rest_el) -> None:
+        data = self.data(thought_el)
+        rest = _text(rest_el)
+        body = self.body(
+            thought_el, Turn, thought=_text(thought_el),
+            code=rest if rest_el.tag == "code" else None,
+            answer=rest if rest_el.tag == "answer" else None,
+            origin=thought_el.get("origin", "generated"), source=thought_el.get("source"),
+            raw=data.get("raw"), meta=data.get("meta", {}),
+        )
+        event = self.node(thought_el, body)
+        verdicts = []
+        if thought_el.get("verdict"):
+            verdicts.append((thought_el.get("verdict"), thought_el.get("reason", "")))
+        if thought_el.get("rating"):
+            verdicts.append((thought_el.get("rating"), ""))
+        for value, reason in verdicts:
+            verdict = self.body(thought_el, Verdict, value=value, reason=reason)
+            self.r.add(thought_el, event.id, verdict, at=event.at)
+
+
+class _KyzelReader:
+    """The kyzel dialect: a flat element list, mapped to events as the module docstring says."""
+
+    def __init__(self, reader: _Reader):
+        self.r = reader
+        self.cursor: str | None = None
+        self.parts: list[tuple[str, str]] = []
+        self.parts_el = None
+        self.part_ids: list[str] = []
+        self.awaiting_result: Event | None = None
+
+    def read(self, events_el) -> None:
+        for el in events_el:
+            if not isinstance(el.tag, str):
+                continue
+            getattr(self, f"on_{el.tag}")(el)
+        self.flush()
+
+    def emit(self, el, body: EventBody) -> Event:
+        event = self.r.add(el, self.cursor, body)
+        for element_id in self.part_ids + [el.get("id")]:
+            if element_id:
+                self.r.element_ids[element_id] = event.id
+        self.cursor = event.id
+        return event
+
+    def flush(self, answer: str | None = None, el=None) -> None:
+        """Close a run of assistant texts with no code as a turn with an answer."""
+        if not self.parts and answer is None:
+            return
+        parts = list(self.parts)
+        if answer is None:
+            answer = parts.pop()[1] if parts and parts[-1][0] == "msg" else ""
+        thought = "\n\n".join(text for _, text in parts)
+        self.emit(el if el is not None else self.parts_el, Turn(thought, answer=answer,
+                                                                origin="imported"))
+        self.parts, self.parts_el, self.part_ids, self.awaiting_result = [], None, [], None
+
+    def on_msg(self, el) -> None:
+        sender = el.get("from", "user")
+        if sender == "assistant":
+            self.add_part(el, "msg")
+        elif sender == "user":
+            self.flush()
+            self.awaiting_result = None
+            self.emit(el, UserMessage((el.text or "").strip()))
+        else:
+            self.r.fail(el, f'<msg from="{sender}">: expected from="user" or from="assistant"')
+
+    def add_part(self, el, kind: str) -> None:
+        if self.parts_el is None:
+            self.parts_el = el
+        self.part_ids.append(el.get("id"))
+        self.parts.append((kind, (el.text or "").strip()))
+        self.awaiting_result = None
+
+    def on_thought(self, el) -> None:
+        self.add_part(el, "thought")
+
+    def on_action(self, el) -> None:
+        self.add_part(el, "action")
+
+    def on_code(self, el) -> None:
+        thought = "\n\n".join(text for _, text in self.parts)
+        code = (el.text or "").strip("\r\n").rstrip()
+        turn = self.emit(el, Turn(thought, code=code, origin="imported"))
+        self.parts, self.parts_el, self.part_ids = [], None, []
+        self.awaiting_result = turn
+
+    def on_answer(self, el) -> None:
+        self.flush(answer=(el.text or "").strip(), el=el)
+
+    def on_result(self, el) -> None:
+        turn = self.awaiting_result
+        if turn is None:
+            self.r.fail(el, "<result> must follow the <code> it is the result of")
+        output = (el.text or "").strip("\r\n").rstrip()
+        self.emit(el, Result(status="ok", output=output))
+        self.r.add(el, turn.id, Verdict("accepted"), at=turn.at)
+        self.awaiting_result = None
+
+    def on_kernel(self, el) -> None:
+        self.flush()
+        self.emit(el, KernelEvent(state=el.get("state", "restarted"), detail=(el.text or "").strip()))
+
+    def on_resume_from(self, el) -> None:
+        target = el.get("from_event_id")
+        if not target:
+            self.r.fail(el, "<resume_from> needs a from_event_id attribute")
+        self.flush()
+        event_id = self.r.element_ids.get(target)
+        if not event_id:
+            self.r.fail(el, f"from_event_id={target!r} names no earlier element with that id")
+        self.cursor = event_id
+        self.awaiting_result = None
+
+
+def import_session(store: Store, parsed: ParsedSession) -> tuple[SessionInfo, bool]:
+    """Add a parsed session to the store, whole or not at all.
+
+    If its ids are already taken (the file was imported before, or exported from this store), it
+    comes in as a copy with fresh ids; the second value says so.
+    """
+    taken = _exists(store, parsed.info.id) or any(store.has_event(e.id) for e in parsed.events)
+    if taken:
+        parsed = _with_fresh_ids(parsed)
+    SessionTree(parsed.info.id, parsed.events, head=parsed.info.head)  # raises if malformed
+    store.insert_session(parsed.info, parsed.events, parsed.blobs)
+    return store.session(parsed.info.id), taken
+
+
+def _exists(store: Store, session_id: str) -> bool:
+    try:
+        store.session(session_id)
+    except StoreError:
+        return False
+    return True
+
+
+def _with_fresh_ids(parsed: ParsedSession) -> ParsedSession:
+    mapping = {e.id: new_id() for e in parsed.events}
+    session_id = new_id()
+
+    def fresh(old: str | None) -> str | None:
+        return mapping.get(old, old) if old is not None else None
+
+    events = []
+    for event in parsed.events:
+        body = event.body
+        if isinstance(body, Turn) and body.source:
+            body = dataclasses.replace(body, source=fresh(body.source))
+        events.append(Event(mapping[event.id], session_id, fresh(event.parent_id), body, event.at))
+    info = dataclasses.replace(parsed.info, id=session_id, head=fresh(parsed.info.head))
+    return dataclasses.replace(parsed, info=info, events=events)

@@ -1,0 +1,1 @@
+"""The turn grammar, defined once: decoding constraint, parser and renderer."""

@@ -1,0 +1,3 @@
+from kyzel_tui.cli import main
+
+raise SystemExit(main())

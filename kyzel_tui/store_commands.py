@@ -1,0 +1,132 @@
+"""The subcommands that work on the store: sessions, import, export, rename, delete.
+
+Each returns an exit status; errors go to standard error as one clear line that says what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from core.store import SessionInfo, Store, StoreError
+from core.text import one_line, safe_text
+
+
+def run(args: argparse.Namespace) -> int:
+    handler = {
+        "sessions": list_sessions, "import": import_files, "export": export_session,
+        "rename": rename_session, "delete": delete_session,
+    }[args.command]
+    try:
+        with Store.open(args.home) as store:
+            return handler(store, args)
+    except StoreError as error:
+        print(f"kyzel-tui: {error}", file=sys.stderr)
+        return 1
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def list_sessions(store: Store, args: argparse.Namespace) -> int:
+    infos = store.sessions(search=args.search, limit=args.limit)
+    if args.json:
+        for info in infos:
+            print(json.dumps(info.__dict__, ensure_ascii=False))
+        return 0
+    if not infos:
+        hint = f"no session matches {args.search!r}" if args.search else "no sessions yet"
+        print(f"{hint}; `kyzel-tui import FILE` brings sessions in from XML.")
+        return 0
+    print(f"{'ID':26}  {'UPDATED':16}  {'EVENTS':>6}  TITLE")
+    for info in infos:
+        print(f"{info.id:26}  {_when(info.updated):16}  {info.events:>6}  {one_line(info.title, 60)}")
+        if args.search:
+            for hit in store.search(args.search, limit=200):
+                if hit.session_id == info.id:
+                    print(f"{'':28}…{one_line(hit.snippet, 80)}")
+                    break
+    return 0
+
+
+def import_files(store: Store, args: argparse.Namespace) -> int:
+    from core.xml_read import XmlImportError, import_session, read_session
+
+    failed = 0
+    for path in args.files:
+        try:
+            parsed = read_session(path, recover=args.recover, max_bytes=int(args.max_size * 2**20))
+            info, copied = import_session(store, parsed)
+        except XmlImportError as error:
+            failed += 1
+            hint = "" if args.recover else " (hand-edited? try --recover)"
+            print(f"{safe_text(str(error))}{hint}\n  nothing was imported from {path}",
+                  file=sys.stderr)
+            continue
+        except (StoreError, ValueError) as error:
+            failed += 1
+            print(f"{path}: {safe_text(str(error))}\n  nothing was imported", file=sys.stderr)
+            continue
+        for fix in parsed.fixes:
+            print(f"  fixed {fix}")
+        kinds = Counter(e.kind for e in parsed.events)
+        copy_note = " as a copy with new ids (it was imported before)" if copied else ""
+        print(
+            f"imported {path} -> session {info.id}{copy_note}: {one_line(info.title, 50)!r}, "
+            f"{kinds['user']} messages, {kinds['turn']} turns, {kinds['result']} results"
+        )
+    return 1 if failed else 0
+
+
+def export_session(store: Store, args: argparse.Namespace) -> int:
+    from core.session import Session
+    from core.xml_write import session_to_xml
+
+    session = Session.open(store, store.resolve(args.session))
+    text = session_to_xml(session.info, session.tree, branch_only=args.branch, blob=store.blob)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    _write_atomically(args.output, text)
+    scope = "the current branch" if args.branch else "every branch"
+    print(f"exported {session.id} ({scope}) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary sibling, then rename: a full disk never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"cannot write {path}: {error.strerror}") from error
+
+
+def rename_session(store: Store, args: argparse.Namespace) -> int:
+    session_id = store.resolve(args.session)
+    store.rename(session_id, args.title)
+    print(f"renamed {session_id} to {args.title!r}")
+    return 0
+
+
+def delete_session(store: Store, args: argparse.Namespace) -> int:
+    info: SessionInfo = store.session(store.resolve(args.session))
+    label = f"{info.id} {one_line(info.title, 50)!r} ({info.events} events)"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"kyzel-tui: refusing to delete {label} without --yes", file=sys.stderr)
+            return 1
+        answer = input(f"delete {label} for good? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 1
+    store.delete_session(info.id)
+    print(f"deleted {label}")
+    return 0

@@ -1,0 +1,44 @@
+"""Shared fixtures: a fresh store per test, the kyzel fixture folder, small event-tree builders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.events import Result, Turn, UserMessage
+from core.session import Session
+from core.store import Store
+
+KYZEL_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kyzel"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store.open(tmp_path / "home") as store:
+        yield store
+
+
+@pytest.fixture
+def kyzel_fixtures() -> Path:
+    if not (KYZEL_FIXTURES / "c0.xml").exists():
+        pytest.skip(f"the kyzel fixtures are not at {KYZEL_FIXTURES}")
+    return KYZEL_FIXTURES
+
+
+def branching_session(store: Store) -> Session:
+    """user -> turn A (accepted) -> result -> turn B (rejected); retry C beside A; edit D of B."""
+    session = Session.create(store, title="branching")
+    user = session.append(UserMessage("plot sales"))
+    a = session.append(Turn("look at the data", code="import pandas as pd"))
+    session.judge(a.id, "accepted")
+    session.append(Result(output="ok"))
+    b = session.append(Turn("plot it", code="df.plot()"))
+    session.judge(b.id, "rejected", reason="use matplotlib")
+    session.move_head(user.id, reason="retry")
+    session.append(Turn("another look", code="print(1)"))
+    session.append(
+        Turn("plot it with matplotlib", code="plt.plot(df)", origin="edited", source=b.id),
+        parent=b.parent_id,
+    )
+    return session

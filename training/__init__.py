@@ -1,0 +1,1 @@
+"""Datasets from recorded corrections, trainers, adapter registry and evaluation."""
