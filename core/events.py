@@ -16,6 +16,7 @@ This module knows nothing about storage or rendering; it only says what an event
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,6 +32,7 @@ RESULT_STATUSES: tuple[str, ...] = ("ok", "error", "interrupted", "timeout", "di
 VERDICT_VALUES: tuple[str, ...] = ("accepted", "rejected", "up", "down")
 KERNEL_STATES: tuple[str, ...] = ("started", "restarted", "died", "replayed")
 ORIGINS: tuple[str, ...] = ("generated", "edited", "imported")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass
@@ -96,6 +98,8 @@ class Verdict:
     kind = "verdict"
 
     def __post_init__(self) -> None:
+        # A reason is one line typed by the user; control characters in it are only ever junk.
+        self.reason = _CONTROL.sub("", self.reason)
         if self.value not in VERDICT_VALUES:
             raise ValueError(f"unknown verdict {self.value!r}; expected one of {VERDICT_VALUES}")
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from core.events import Event, UserMessage, body_from_dict, body_to_dict, searchable_text
 from core.ids import new_id
+from core.text import one_line
 
 DB_NAME = "kyzel.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -234,6 +235,7 @@ class Store:
         created: float | None = None,
     ) -> SessionInfo:
         now = time.time() if created is None else created
+        title, model = _title_from(title), _title_from(model, width=200)
         info = SessionInfo(session_id or new_id(), title, now, now, model, None)
         with self._write() as db:
             if db.execute("SELECT 1 FROM sessions WHERE id = ?", (info.id,)).fetchone():
@@ -283,6 +285,7 @@ class Store:
         return [SearchHit(*row) for row in rows]
 
     def rename(self, session_id: str, title: str) -> None:
+        title = _title_from(title, width=200)
         with self._write() as db:
             if not db.execute("UPDATE sessions SET title = ? WHERE id = ?", (title, session_id)).rowcount:
                 raise StoreError(f"no session {session_id} to rename")
@@ -385,8 +388,8 @@ class Store:
 
 
 def _title_from(text: str, width: int = 60) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
+    """One line of at most `width` characters, without control characters."""
+    return one_line(text, width)
 
 
 def _fts_phrase(text: str) -> str:

@@ -2,15 +2,17 @@
 
 Tests, benchmarks and the app's demo mode need a model that loads and generates through exactly
 the same transformers code paths as a real checkpoint (AutoTokenizer, AutoModelForCausalLM, chat
-templates, generate), but in milliseconds and without a network. This module builds one locally:
-a byte-level BPE tokenizer trained on this machine's own Python standard library sources, with
+templates, generate), but in a moment and without a network. This module builds one locally: a
+byte-level BPE tokenizer trained on this machine's own Python standard library sources, with the
 ChatML special tokens and chat template, and a Qwen2 (or Llama) model of a few hundred thousand
 parameters, saved as an ordinary `save_pretrained` folder and cached on disk.
 
-What it deliberately does not do: download anything, train the model (its output is noise), or
-promise the same tokenizer on two machines (it learns from whichever stdlib is installed; the
-build is deterministic on one machine only). torch, transformers and tokenizers are imported
-inside the functions, so importing this module stays cheap.
+What it deliberately does not do: download anything; train the model (its output is noise);
+promise the same tokenizer on two machines (it learns from whichever stdlib is installed, so a
+build is deterministic on one machine only); or keep non-NFC text byte-exact (like Qwen2's own
+tokenizer, and because AutoTokenizer imposes that pipeline, text is NFC-normalised first).
+torch, transformers and tokenizers are imported inside the functions, so importing this module
+stays cheap.
 """
 
 from __future__ import annotations

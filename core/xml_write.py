@@ -28,6 +28,7 @@ This module writes; `core.xml_read` reads, and is its exact inverse for files wr
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -81,8 +82,16 @@ def _element(tag: str, attrs: str, text: str, cdata: bool = False) -> str:
     return f"<{tag}{attrs}{extra}>{content}</{tag}>"
 
 
-def _data(mapping: dict[str, object]) -> str | None:
-    kept = {k: v for k, v in mapping.items() if v not in (None, {}, [], 0, "")}
+def _data(body: object, names: tuple[str, ...]) -> str | None:
+    """The fields `names` of `body` that differ from their defaults, as JSON."""
+    defaults = {f.name: f for f in dataclasses.fields(body)}
+    kept = {}
+    for name in names:
+        value, spec = getattr(body, name), defaults[name]
+        default = spec.default_factory() if spec.default_factory is not dataclasses.MISSING else (
+            spec.default)
+        if value != default:
+            kept[name] = value
     return json.dumps(kept, ensure_ascii=True, sort_keys=True) if kept else None
 
 
@@ -100,7 +109,7 @@ def _event_xml(event: Event, tree: SessionTree) -> list[str]:
                 + [("verdict", decision.value if decision else None)]
                 + [("reason", decision.reason if decision else None)]
                 + [("rating", tree.rating(event.id) if event.id in tree else None)]
-                + [("data", _data({"raw": body.raw, "meta": body.meta}))]
+                + [("data", _data(body, ("raw", "meta")))]
             )
             rest = (
                 _element("code", "", body.code, cdata=True)
@@ -109,15 +118,11 @@ def _event_xml(event: Event, tree: SessionTree) -> list[str]:
             )
             return [_element("thought", attrs, body.thought), rest]
         case Result():
-            data = {
-                "error": body.error, "outputs": body.outputs, "meta": body.meta,
-                "execution_count": body.execution_count, "duration": body.duration,
-                "truncated": body.truncated,
-            }
-            attrs = _attrs(common + [("status", body.status), ("data", _data(data))])
+            fields = ("error", "outputs", "meta", "execution_count", "duration", "truncated")
+            attrs = _attrs(common + [("status", body.status), ("data", _data(body, fields))])
             return [_element("result", attrs, body.output, cdata=True)]
         case KernelEvent():
-            attrs = _attrs(common + [("state", body.state), ("data", _data({"meta": body.meta}))])
+            attrs = _attrs(common + [("state", body.state), ("data", _data(body, ("meta",)))])
             return [_element("kernel", attrs, body.detail)]
     raise ValueError(f"{event.kind} events are not written as elements")
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,7 @@ def test_folder_layout_and_config(folder: Path, model, tokenizer) -> None:
     assert folder.name.startswith("qwen2-v512-h64-l2-")
     assert (folder / SPEC_FILE).is_file()
     assert (folder / "model.safetensors").is_file()
+    assert folder.stat().st_mode & 0o777 == 0o755
     assert not list(folder.parent.glob(".*.tmp-*")), "temporary build folder left behind"
     assert type(model).__name__ == "Qwen2ForCausalLM"
     assert model.dtype == torch.float32
@@ -157,7 +159,7 @@ def test_second_build_is_served_from_cache(cache: Path, folder: Path) -> None:
 
 
 def test_different_seed_gives_different_weights(cache: Path, folder: Path, model) -> None:
-    other = build_tiny_model(TinySpec(**{**SMALL.__dict__, "seed": 1}), cache_dir=cache)
+    other = build_tiny_model(replace(SMALL, seed=1), cache_dir=cache)
     assert other != folder and other.parent == folder.parent
     other_model = transformers.AutoModelForCausalLM.from_pretrained(other, local_files_only=True)
     a = model.get_input_embeddings().weight
@@ -189,7 +191,7 @@ def test_lost_race_uses_existing_folder(
     # final path when os.replace runs, and this builder must use it and clean up after itself.
     import core.tiny_model as tm
 
-    spec = TinySpec(**{**SMALL.__dict__, "seed": 7})
+    spec = replace(SMALL, seed=7)
     target = tmp_path / spec.folder_name()
     real_build = tm._build_model
 
@@ -206,17 +208,21 @@ def test_build_leaves_global_rng_alone(tmp_path: Path) -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    build_tiny_model(TinySpec(**{**SMALL.__dict__, "seed": 5}), cache_dir=tmp_path)
+    build_tiny_model(replace(SMALL, seed=5), cache_dir=tmp_path)
     assert torch.equal(torch.rand(3), expected)
 
 
 def test_llama_builds_and_generates(cache: Path) -> None:
     from core.tiny_model import load_tiny_model
 
-    model, tokenizer = load_tiny_model(TinySpec(**{**SMALL.__dict__, "arch": "llama"}), cache)
+    model, tokenizer = load_tiny_model(replace(SMALL, arch="llama"), cache)
     assert type(model).__name__ == "LlamaForCausalLM" and not model.training
     prompt_len, out = _generate(model, tokenizer)
     assert out.shape == (1, prompt_len + 8)
+    # A llama folder loads through the generic tokenizer class, not Qwen2Tokenizer: same results.
+    text = "<|im_start|>user\n" + "".join(HOSTILE) + "<|im_end|>\n"
+    assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
+    assert tokenizer.encode("<|im_end|>", add_special_tokens=False) == [tokenizer.eos_token_id]
 
 
 def test_invalid_specs_are_refused() -> None:
