@@ -16,6 +16,7 @@ This module knows nothing about storage or rendering; it only says what an event
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -132,32 +133,73 @@ EventBody = UserMessage | Turn | Result | Verdict | KernelEvent | HeadMove
 BODY_TYPES: dict[str, type] = {
     cls.kind: cls for cls in (UserMessage, Turn, Result, Verdict, KernelEvent, HeadMove)
 }
+_FIELD_NAMES = {
+    kind: frozenset(f.name for f in dataclasses.fields(cls)) for kind, cls in BODY_TYPES.items()
+}
 NODE_KINDS = frozenset({"user", "turn", "result", "kernel"})
 ANNOTATION_KINDS = frozenset({"verdict", "head"})
 
 
-@dataclass
 class Event:
-    """One event of a session: its place in the tree, its time and its body."""
+    """One event of a session: its place in the tree, its time and its body.
 
-    id: str
-    session_id: str
-    parent_id: str | None
-    body: EventBody
-    at: float
-    """Seconds since the epoch when the event was made."""
+    An event loaded from the store keeps its body as JSON until someone reads `body`: opening a
+    long session only needs the tree's shape, and the screen only shows a few bodies at a time.
+    """
 
-    @property
-    def kind(self) -> str:
-        return self.body.kind
+    __slots__ = ("id", "session_id", "parent_id", "kind", "at", "_body", "_payload")
 
-    @property
-    def is_node(self) -> bool:
-        return self.body.kind in NODE_KINDS
+    def __init__(
+        self, id: str, session_id: str, parent_id: str | None, body: EventBody, at: float
+    ) -> None:
+        self.id = id
+        self.session_id = session_id
+        self.parent_id = parent_id
+        self.kind: str = body.kind
+        self.at = at
+        """Seconds since the epoch when the event was made."""
+        self._body: EventBody | None = body
+        self._payload: str | None = None
+
+    @classmethod
+    def stored(
+        cls, id: str, session_id: str, parent_id: str | None, kind: str, at: float, payload: str
+    ) -> Event:
+        """An event as the store holds it; its body is decoded on first use."""
+        event = cls.__new__(cls)
+        event.id, event.session_id, event.parent_id = id, session_id, parent_id
+        event.kind, event.at, event._body, event._payload = kind, at, None, payload
+        return event
 
     @classmethod
     def new(cls, session_id: str, parent_id: str | None, body: EventBody) -> Event:
-        return cls(id=new_id(), session_id=session_id, parent_id=parent_id, body=body, at=time.time())
+        return cls(new_id(), session_id, parent_id, body, time.time())
+
+    @property
+    def body(self) -> EventBody:
+        if self._body is None:
+            self._body = body_from_dict(self.kind, json.loads(self._payload))
+        return self._body
+
+    @property
+    def is_node(self) -> bool:
+        return self.kind in NODE_KINDS
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (self.id, self.session_id, self.parent_id, self.at, self.body) == (
+            other.id,
+            other.session_id,
+            other.parent_id,
+            other.at,
+            other.body,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Event({self.id!r}, parent={self.parent_id!r}, {self.body!r}, at={self.at!r})"
 
 
 def body_to_dict(body: EventBody) -> dict[str, Any]:
@@ -169,11 +211,15 @@ def body_from_dict(kind: str, data: dict[str, Any]) -> EventBody:
     try:
         cls = BODY_TYPES[kind]
     except KeyError:
-        raise ValueError(f"unknown event kind {kind!r}; expected one of {sorted(BODY_TYPES)}")
-    names = {f.name for f in dataclasses.fields(cls)}
+        raise ValueError(
+            f"unknown event kind {kind!r}; expected one of {sorted(BODY_TYPES)}"
+        ) from None
+    names = _FIELD_NAMES[kind]
+    if names.issuperset(data):
+        return cls(**data)
     known = {k: v for k, v in data.items() if k in names}
     extra = {k: v for k, v in data.items() if k not in names}
-    if extra and "meta" in names:
+    if "meta" in names:
         known["meta"] = {**known.get("meta", {}), **extra}
     return cls(**known)
 

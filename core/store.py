@@ -102,6 +102,10 @@ def _v2_search(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX sessions_by_update ON sessions(updated)")
 
 
+_INSERT_SESSION = (
+    "INSERT INTO sessions(id, title, created, updated, model, head) VALUES (?,?,?,?,?,?)"
+)
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_tables, _v2_search]
 """Migration i brings a database from schema version i to i + 1. Append, never edit."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -120,7 +124,7 @@ def _index_text(db: sqlite3.Connection, event_id: str, session_id: str, kind: st
 def _insert_event(db: sqlite3.Connection, event: Event) -> None:
     payload = body_to_dict(event.body)
     db.execute(
-        "INSERT INTO events(id, session_id, parent_id, kind, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events(id, session_id, parent_id, kind, at, payload) VALUES (?,?,?,?,?,?)",
         (event.id, event.session_id, event.parent_id, event.kind, event.at, json.dumps(payload)),
     )
     _index_text(db, event.id, event.session_id, event.kind, payload)
@@ -145,7 +149,9 @@ def _friendly(error: sqlite3.Error, path: Path) -> StoreError:
 class Store:
     """All sessions and their events, in one SQLite file."""
 
-    def __init__(self, path: Path | str, *, synchronous: str = "FULL", migrate_to: int | None = None):
+    def __init__(
+        self, path: Path | str, *, synchronous: str = "FULL", migrate_to: int | None = None
+    ):
         self.path = Path(path)
         self._lock = threading.RLock()
         self._db = self._connect(synchronous)
@@ -165,7 +171,9 @@ class Store:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
             db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False,
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -174,7 +182,8 @@ class Store:
             db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as error:
             raise StoreError(
-                f"{self.path} is not a kyzel-tui database ({error}). Move it away or pass --home DIR."
+                f"{self.path} is not a kyzel-tui database ({error}). "
+                "Move it away or pass --home DIR."
             ) from error
         return db
 
@@ -231,7 +240,11 @@ class Store:
     # Sessions
 
     def create_session(
-        self, title: str = "", model: str = "", *, session_id: str | None = None,
+        self,
+        title: str = "",
+        model: str = "",
+        *,
+        session_id: str | None = None,
         created: float | None = None,
     ) -> SessionInfo:
         now = time.time() if created is None else created
@@ -241,7 +254,7 @@ class Store:
             if db.execute("SELECT 1 FROM sessions WHERE id = ?", (info.id,)).fetchone():
                 raise StoreError(f"a session with id {info.id} already exists")
             db.execute(
-                "INSERT INTO sessions(id, title, created, updated, model, head) VALUES (?,?,?,?,?,?)",
+                _INSERT_SESSION,
                 (info.id, title, now, now, model, None),
             )
         return info
@@ -258,7 +271,7 @@ class Store:
         return SessionInfo(*row)
 
     def sessions(self, search: str | None = None, limit: int | None = None) -> list[SessionInfo]:
-        """Sessions, most recently updated first; with `search`, those whose title or events match."""
+        """Sessions, newest first; with `search`, those whose title or events match it."""
         query = (
             "SELECT s.id, s.title, s.created, s.updated, s.model, s.head, "
             "(SELECT count(*) FROM events e WHERE e.session_id = s.id) FROM sessions s"
@@ -287,7 +300,9 @@ class Store:
     def rename(self, session_id: str, title: str) -> None:
         title = _title_from(title, width=200)
         with self._write() as db:
-            if not db.execute("UPDATE sessions SET title = ? WHERE id = ?", (title, session_id)).rowcount:
+            if not db.execute(
+                "UPDATE sessions SET title = ? WHERE id = ?", (title, session_id)
+            ).rowcount:
                 raise StoreError(f"no session {session_id} to rename")
 
     def delete_session(self, session_id: str) -> None:
@@ -327,11 +342,15 @@ class Store:
                     (head, event.at, event.session_id),
                 )
             else:
-                db.execute("UPDATE sessions SET updated = max(updated, ?) WHERE id = ?",
-                           (event.at, event.session_id))
+                db.execute(
+                    "UPDATE sessions SET updated = max(updated, ?) WHERE id = ?",
+                    (event.at, event.session_id),
+                )
             if isinstance(event.body, UserMessage):
-                db.execute("UPDATE sessions SET title = ? WHERE id = ? AND title = ''",
-                           (_title_from(event.body.text), event.session_id))
+                db.execute(
+                    "UPDATE sessions SET title = ? WHERE id = ? AND title = ''",
+                    (_title_from(event.body.text), event.session_id),
+                )
 
     def insert_session(
         self, info: SessionInfo, events: list[Event], blobs: dict[str, tuple[bytes, str]]
@@ -344,17 +363,22 @@ class Store:
             if db.execute("SELECT 1 FROM sessions WHERE id = ?", (info.id,)).fetchone():
                 raise StoreError(f"a session with id {info.id} already exists")
             db.execute(
-                "INSERT INTO sessions(id, title, created, updated, model, head) VALUES (?,?,?,?,?,?)",
+                _INSERT_SESSION,
                 (info.id, title, info.created, info.updated, info.model, info.head),
             )
             for sha, (data, mime) in blobs.items():
-                db.execute("INSERT OR IGNORE INTO blobs(sha256, mime, data) VALUES (?, ?, ?)",
-                           (sha, mime, data))
+                db.execute(
+                    "INSERT OR IGNORE INTO blobs(sha256, mime, data) VALUES (?, ?, ?)",
+                    (sha, mime, data),
+                )
             for event in events:
                 _insert_event(db, event)
 
     def has_event(self, event_id: str) -> bool:
-        return self._db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is not None
+        return (
+            self._db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone()
+            is not None
+        )
 
     def events(self, session_id: str) -> list[Event]:
         """The session's events in the order they were committed (parents before children)."""
@@ -362,10 +386,7 @@ class Store:
             "SELECT id, parent_id, kind, at, payload FROM events WHERE session_id = ? ORDER BY seq",
             (session_id,),
         ).fetchall()
-        return [
-            Event(id=i, session_id=session_id, parent_id=p, body=body_from_dict(k, json.loads(b)), at=a)
-            for i, p, k, a, b in rows
-        ]
+        return [Event.stored(i, session_id, p, k, a, b) for i, p, k, a, b in rows]
 
     # Blobs
 
@@ -373,12 +394,16 @@ class Store:
         """Keep `data` (an image, say) once; returns its sha256, which results refer to."""
         digest = hashlib.sha256(data).hexdigest()
         with self._write() as db:
-            db.execute("INSERT OR IGNORE INTO blobs(sha256, mime, data) VALUES (?, ?, ?)",
-                       (digest, mime, data))
+            db.execute(
+                "INSERT OR IGNORE INTO blobs(sha256, mime, data) VALUES (?, ?, ?)",
+                (digest, mime, data),
+            )
         return digest
 
     def blob(self, sha256: str) -> tuple[bytes, str]:
-        row = self._db.execute("SELECT data, mime FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+        row = self._db.execute(
+            "SELECT data, mime FROM blobs WHERE sha256 = ?", (sha256,)
+        ).fetchone()
         if row is None:
             raise StoreError(f"no blob {sha256}")
         return bytes(row[0]), row[1]

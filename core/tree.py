@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from core.events import Event, Turn, Verdict
+from core.events import Event, Verdict
 
 
 class TreeError(ValueError):
@@ -53,7 +53,7 @@ class SessionTree:
             raise TreeError(f"event {event.id} follows {event.parent_id}, which is not a node")
         if not event.is_node and parent is None:
             raise TreeError(f"{event.kind} event {event.id} must name the event it is about")
-        if isinstance(event.body, Verdict) and parent is not None and parent.kind != "turn":
+        if event.kind == "verdict" and parent is not None and parent.kind != "turn":
             raise TreeError(f"verdict {event.id} is on {event.parent_id}, which is not a turn")
 
     def add(self, event: Event) -> None:
@@ -138,7 +138,7 @@ class SessionTree:
         return list(self._annotations.get(event_id, ()))
 
     def verdicts(self, turn_id: str) -> list[Verdict]:
-        return [e.body for e in self._annotations.get(turn_id, ()) if isinstance(e.body, Verdict)]
+        return [e.body for e in self._annotations.get(turn_id, ()) if e.kind == "verdict"]
 
     def decision(self, turn_id: str) -> Verdict | None:
         """The latest accept-or-reject verdict on a turn, if any."""
@@ -151,4 +151,4 @@ class SessionTree:
         return ratings[-1] if ratings else None
 
     def turns(self) -> list[Event]:
-        return [e for e in self.events.values() if isinstance(e.body, Turn)]
+        return [e for e in self.events.values() if e.kind == "turn"]

@@ -7,14 +7,18 @@ Two dialects share the element names:
 - **kyzel** (anything else): a flat list of elements, mapped to events in order. Bodies lose the
   blank lines and indentation that frame them in the file. The mapping:
 
-  | elements | event |
-  | --- | --- |
-  | `<msg from="user">` | a `user` event |
-  | a run of `<thought>`, `<action>`, `<msg from="assistant">`, then `<code>` | one `turn`: the run's texts, in order and separated by a blank line, are the thought; the code is the code |
-  | a run of those without `<code>`, before a user message or the end | one `turn` with an answer: a closing assistant `<msg>` is the answer and the rest the thought; with no assistant `<msg>`, the texts are the thought and the answer is empty |
-  | `<answer>` after such a run | the answer of that turn |
-  | `<result>` (also empty: `<result/>`) after a turn with code | a `result` (status ok) under the turn, and an `accepted` verdict on the turn |
-  | `<resume_from from_event_id="X"/>` | what follows continues from the event made of the element with `id="X"` (a new branch) |
+  - `<msg from="user">` is a `user` event;
+  - a run of `<thought>`, `<action>` and `<msg from="assistant">` ended by a `<code>` is one
+    `turn`: the run's texts, in order and separated by a blank line, are the thought, and the
+    code is the code;
+  - such a run without `<code>`, before a user message or the end, is one `turn` with an answer:
+    a closing assistant `<msg>` is the answer and the rest the thought (with no assistant `<msg>`,
+    the texts are the thought and the answer is empty); an `<answer>` element ends a run the same
+    way, as the answer;
+  - a `<result>` (also the empty `<result/>`) after a turn with code is a `result` (status ok)
+    under that turn, and an `accepted` verdict on it;
+  - `<resume_from from_event_id="X"/>`: what follows continues from the event made of the element
+    with `id="X"`, as a new branch.
 
   Comments and the XML declaration are ignored; any other element is an error.
 
@@ -111,8 +115,14 @@ def _parse(data: bytes, name: str):
     from lxml import etree
 
     parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-        huge_tree=False, remove_comments=True, remove_pis=True, strip_cdata=True,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        strip_cdata=True,
     )
     try:
         root = etree.fromstring(data, parser)
@@ -231,11 +241,17 @@ class _Reader:
             nodes = [e for e in self.events if e.is_node]
             head = nodes[-1].id if nodes else None
         info = SessionInfo(
-            id=self.session_id, title=root.get("title", ""), created=created,
-            updated=max([created] + [e.at for e in self.events]), model=root.get("model", ""),
-            head=head, events=len(self.events),
+            id=self.session_id,
+            title=root.get("title", ""),
+            created=created,
+            updated=max([created] + [e.at for e in self.events]),
+            model=root.get("model", ""),
+            head=head,
+            events=len(self.events),
         )
-        return ParsedSession(info, self.events, self.read_blobs(root), dialect="ours" if ours else "kyzel")
+        return ParsedSession(
+            info, self.events, self.read_blobs(root), dialect="ours" if ours else "kyzel"
+        )
 
     def read_blobs(self, root) -> dict[str, tuple[bytes, str]]:
         blobs: dict[str, tuple[bytes, str]] = {}
@@ -247,8 +263,14 @@ class _Reader:
             blobs[el.get("sha256", "")] = (data, el.get("mime", "application/octet-stream"))
         return blobs
 
-    def add(self, el, parent_id: str | None, body: EventBody, event_id: str | None = None,
-            at: float | None = None) -> Event:
+    def add(
+        self,
+        el,
+        parent_id: str | None,
+        body: EventBody,
+        event_id: str | None = None,
+        at: float | None = None,
+    ) -> Event:
         if parent_id is not None and parent_id not in self.by_id:
             self.fail(el, f"parent {parent_id!r} is not an earlier event of this session")
         if parent_id is not None and not self.by_id[parent_id].is_node:
@@ -296,8 +318,16 @@ class _OursReader:
                 self.node(el, self.result(el))
             elif el.tag == "kernel":
                 data = self.data(el)
-                self.node(el, self.body(el, KernelEvent, state=el.get("state", ""),
-                                        detail=_text(el), meta=data.get("meta", {})))
+                self.node(
+                    el,
+                    self.body(
+                        el,
+                        KernelEvent,
+                        state=el.get("state", ""),
+                        detail=_text(el),
+                        meta=data.get("meta", {}),
+                    ),
+                )
             else:
                 self.r.fail(el, f"<{el.tag}> is not expected here in a {FORMAT} file")
             i += 1
@@ -324,21 +354,31 @@ class _OursReader:
     def result(self, el) -> Result:
         data = self.data(el)
         return self.body(
-            el, Result, status=el.get("status", "ok"), output=_text(el),
-            error=data.get("error"), outputs=data.get("outputs", []),
-            execution_count=data.get("execution_count"), duration=data.get("duration"),
-            truncated=data.get("truncated", 0), meta=data.get("meta", {}),
+            el,
+            Result,
+            status=el.get("status", "ok"),
+            output=_text(el),
+            error=data.get("error"),
+            outputs=data.get("outputs", []),
+            execution_count=data.get("execution_count"),
+            duration=data.get("duration"),
+            truncated=data.get("truncated", 0),
+            meta=data.get("meta", {}),
         )
 
     def turn(self, thought_el, rest_el) -> None:
         data = self.data(thought_el)
         rest = _text(rest_el)
         body = self.body(
-            thought_el, Turn, thought=_text(thought_el),
+            thought_el,
+            Turn,
+            thought=_text(thought_el),
             code=rest if rest_el.tag == "code" else None,
             answer=rest if rest_el.tag == "answer" else None,
-            origin=thought_el.get("origin", "generated"), source=thought_el.get("source"),
-            raw=data.get("raw"), meta=data.get("meta", {}),
+            origin=thought_el.get("origin", "generated"),
+            source=thought_el.get("source"),
+            raw=data.get("raw"),
+            meta=data.get("meta", {}),
         )
         event = self.node(thought_el, body)
         verdicts = []
@@ -385,8 +425,9 @@ class _KyzelReader:
         if answer is None:
             answer = parts.pop()[1] if parts and parts[-1][0] == "msg" else ""
         thought = "\n\n".join(text for _, text in parts)
-        self.emit(el if el is not None else self.parts_el, Turn(thought, answer=answer,
-                                                                origin="imported"))
+        self.emit(
+            el if el is not None else self.parts_el, Turn(thought, answer=answer, origin="imported")
+        )
         self.parts, self.parts_el, self.part_ids, self.awaiting_result = [], None, [], None
 
     def on_msg(self, el) -> None:
@@ -434,7 +475,9 @@ class _KyzelReader:
 
     def on_kernel(self, el) -> None:
         self.flush()
-        self.emit(el, KernelEvent(state=el.get("state", "restarted"), detail=(el.text or "").strip()))
+        self.emit(
+            el, KernelEvent(state=el.get("state", "restarted"), detail=(el.text or "").strip())
+        )
 
     def on_resume_from(self, el) -> None:
         target = el.get("from_event_id")

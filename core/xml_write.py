@@ -42,8 +42,15 @@ FORMAT_VERSION = "1"
 # Characters XML 1.0 cannot hold, even as character references.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ATTR_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;",
-     "\t": "&#9;"}
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+        "\t": "&#9;",
+    }
 )
 _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 
@@ -88,8 +95,11 @@ def _data(body: object, names: tuple[str, ...]) -> str | None:
     kept = {}
     for name in names:
         value, spec = getattr(body, name), defaults[name]
-        default = spec.default_factory() if spec.default_factory is not dataclasses.MISSING else (
-            spec.default)
+        default = (
+            spec.default_factory()
+            if spec.default_factory is not dataclasses.MISSING
+            else (spec.default)
+        )
         if value != default:
             kept[name] = value
     return json.dumps(kept, ensure_ascii=True, sort_keys=True) if kept else None
@@ -151,9 +161,17 @@ def session_to_xml(
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         "<session"
-        + _attrs([("format", FORMAT), ("version", FORMAT_VERSION), ("id", info.id),
-                  ("title", info.title), ("created", info.created), ("model", info.model),
-                  ("head", head_attr)])
+        + _attrs(
+            [
+                ("format", FORMAT),
+                ("version", FORMAT_VERSION),
+                ("id", info.id),
+                ("title", info.title),
+                ("created", info.created),
+                ("model", info.model),
+                ("head", head_attr),
+            ]
+        )
         + ">",
         "  <events>",
     ]

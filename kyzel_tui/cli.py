@@ -15,7 +15,9 @@ from kyzel_tui import __version__
 
 def _add_home(parser: argparse.ArgumentParser, default: object = None) -> None:
     parser.add_argument(
-        "--home", metavar="DIR", default=default,
+        "--home",
+        metavar="DIR",
+        default=default,
         help="where sessions and adapters live (default: $KYZEL_HOME, else the user data dir)",
     )
 
@@ -37,20 +39,31 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import sessions from XML files (kyzel or ours)")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument(
-        "--recover", action="store_true",
+        "--recover",
+        action="store_true",
         help="escape stray '&' and '<' in hand-edited files, reporting each fix",
     )
-    imp.add_argument("--max-size", type=float, default=32, metavar="MIB",
-                     help="refuse files larger than this (default 32 MiB)")
+    imp.add_argument(
+        "--max-size",
+        type=float,
+        default=32,
+        metavar="MIB",
+        help="refuse files larger than this (default 32 MiB)",
+    )
 
     exp = sub.add_parser("export", help="write a session as XML")
     exp.add_argument("session", metavar="SESSION", help="id, unique id prefix, or exact title")
     exp.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
     scope = exp.add_mutually_exclusive_group()
-    scope.add_argument("--tree", dest="branch", action="store_false",
-                       help="every branch (the default)")
-    scope.add_argument("--branch", dest="branch", action="store_true",
-                       help="only the path from the first event to the head")
+    scope.add_argument(
+        "--tree", dest="branch", action="store_false", help="every branch (the default)"
+    )
+    scope.add_argument(
+        "--branch",
+        dest="branch",
+        action="store_true",
+        help="only the path from the first event to the head",
+    )
 
     rename = sub.add_parser("rename", help="give a session a new title")
     rename.add_argument("session", metavar="SESSION")

@@ -18,8 +18,11 @@ from core.text import one_line, safe_text
 
 def run(args: argparse.Namespace) -> int:
     handler = {
-        "sessions": list_sessions, "import": import_files, "export": export_session,
-        "rename": rename_session, "delete": delete_session,
+        "sessions": list_sessions,
+        "import": import_files,
+        "export": export_session,
+        "rename": rename_session,
+        "delete": delete_session,
     }[args.command]
     try:
         with Store.open(args.home) as store:
@@ -45,7 +48,9 @@ def list_sessions(store: Store, args: argparse.Namespace) -> int:
         return 0
     print(f"{'ID':26}  {'UPDATED':16}  {'EVENTS':>6}  TITLE")
     for info in infos:
-        print(f"{info.id:26}  {_when(info.updated):16}  {info.events:>6}  {one_line(info.title, 60)}")
+        print(
+            f"{info.id:26}  {_when(info.updated):16}  {info.events:>6}  {one_line(info.title, 60)}"
+        )
         if args.search:
             for hit in store.search(args.search, limit=200):
                 if hit.session_id == info.id:
@@ -65,8 +70,10 @@ def import_files(store: Store, args: argparse.Namespace) -> int:
         except XmlImportError as error:
             failed += 1
             hint = "" if args.recover else " (hand-edited? try --recover)"
-            print(f"{safe_text(str(error))}{hint}\n  nothing was imported from {path}",
-                  file=sys.stderr)
+            print(
+                f"{safe_text(str(error))}{hint}\n  nothing was imported from {path}",
+                file=sys.stderr,
+            )
             continue
         except (StoreError, ValueError) as error:
             failed += 1

@@ -18,7 +18,11 @@ def kyzel(home: Path, *args: str, stdin: str | None = None) -> subprocess.Comple
     env.pop("KYZEL_HOME", None)
     return subprocess.run(
         [sys.executable, "-m", "kyzel_tui", "--home", str(home), *args],
-        capture_output=True, text=True, env=env, input=stdin, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=60,
     )
 
 
@@ -34,8 +38,9 @@ def test_help_and_store_commands_never_import_torch(tmp_path, kyzel_fixtures):
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "assert 'torch' not in sys.modules\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert "usage: kyzel-tui" in result.stdout
 

@@ -20,7 +20,9 @@ def start_writer(db: Path, session_id: str, count: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, str(WRITER), str(db), session_id, str(count)],
-        stdout=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
 
 

@@ -9,25 +9,35 @@ import stat
 
 import pytest
 
-from conftest import branching_session
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
 from core.session import Session
 from core.store import DB_NAME, SCHEMA_VERSION, Store, StoreError
+
+from conftest import branching_session
 
 
 def test_every_kind_round_trips_through_the_store(store):
     session = Session.create(store, model="tiny")
     session.append(UserMessage("héllo <b>&"))
     turn = session.append(
-        Turn("think", code="print('x')\n", raw="<thought>think</thought>\n<code>print('x')\n</code>",
-             meta={"tokens": {"prompt": 12, "output": 7}, "sampling": {"temperature": 0.7}})
+        Turn(
+            "think",
+            code="print('x')\n",
+            raw="<thought>think</thought>\n<code>print('x')\n</code>",
+            meta={"tokens": {"prompt": 12, "output": 7}, "sampling": {"temperature": 0.7}},
+        )
     )
     session.judge(turn.id, "accepted")
     session.append(
-        Result(status="error", output="boom\n", error={"name": "ValueError", "value": "x",
-                                                      "traceback": ["a", "b"]},
-               outputs=[{"mime": "image/png", "blob": "ab" * 32}], execution_count=3,
-               duration=0.25, truncated=10)
+        Result(
+            status="error",
+            output="boom\n",
+            error={"name": "ValueError", "value": "x", "traceback": ["a", "b"]},
+            outputs=[{"mime": "image/png", "blob": "ab" * 32}],
+            execution_count=3,
+            duration=0.25,
+            truncated=10,
+        )
     )
     session.append(KernelEvent("died", detail="killed for memory"))
     session.append(Turn("done", answer="it works"))
@@ -166,7 +176,8 @@ def test_migration_from_version_1_keeps_events_and_makes_them_searchable(tmp_pat
         old._db.execute("INSERT INTO sessions VALUES ('S1', 'old', 1.0, 1.0, '', 'E1')")
         old._db.execute(
             "INSERT INTO events(id, session_id, parent_id, kind, at, payload) "
-            "VALUES ('E1', 'S1', NULL, 'user', 1.0, ?)", (payload,),
+            "VALUES ('E1', 'S1', NULL, 'user', 1.0, ?)",
+            (payload,),
         )
     with Store(path) as store:
         assert store.schema_version == SCHEMA_VERSION
@@ -195,8 +206,14 @@ def test_unknown_payload_keys_from_a_newer_version_are_kept_in_meta(store):
     session = Session.create(store)
     store._db.execute(
         "INSERT INTO events(id, session_id, parent_id, kind, at, payload) VALUES (?,?,?,?,?,?)",
-        ("E9", session.id, None, "turn", 1.0,
-         json.dumps({"thought": "t", "code": "c", "future_field": 7})),
+        (
+            "E9",
+            session.id,
+            None,
+            "turn",
+            1.0,
+            json.dumps({"thought": "t", "code": "c", "future_field": 7}),
+        ),
     )
     event: Event = store.events(session.id)[0]
     assert event.body == Turn("t", code="c", meta={"future_field": 7})

@@ -81,8 +81,10 @@ def test_latest_leaf_is_where_a_branch_switch_lands(tree):
         (lambda t, u, turn: Event.new("OTHER", None, UserMessage("x")), "belongs to session"),
         (lambda t, u, turn: Event.new("S", None, Verdict("up")), "must name the event"),
         (lambda t, u, turn: Event.new("S", u.id, Verdict("up")), "not a turn"),
-        (lambda t, u, turn: Event.new("S", t.annotations(turn.id)[0].id, UserMessage("x")),
-         "not a node"),
+        (
+            lambda t, u, turn: Event.new("S", t.annotations(turn.id)[0].id, UserMessage("x")),
+            "not a node",
+        ),
         (lambda t, u, turn: u, "already in the session"),
     ],
 )
@@ -106,8 +108,11 @@ def test_head_cannot_move_to_an_annotation(tree):
 
 @pytest.mark.parametrize(
     "fields",
-    [dict(thought="t"), dict(thought="t", code="c", answer="a"), dict(thought="t", code="c",
-                                                                      origin="magic")],
+    [
+        dict(thought="t"),
+        dict(thought="t", code="c", answer="a"),
+        dict(thought="t", code="c", origin="magic"),
+    ],
 )
 def test_turn_needs_code_or_answer(fields):
     with pytest.raises(ValueError):

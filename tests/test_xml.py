@@ -8,14 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import branching_session
 from core.events import Event, KernelEvent, Result, Turn, UserMessage, Verdict
 from core.session import Session
-from core.text import one_line
 from core.store import SessionInfo, Store
+from core.text import one_line
 from core.tree import SessionTree
 from core.xml_read import XmlImportError, import_session, parse_session, read_session
 from core.xml_write import session_to_xml
+
+from conftest import branching_session
 
 
 def snapshot(info: SessionInfo, tree: SessionTree) -> dict:
@@ -23,9 +24,7 @@ def snapshot(info: SessionInfo, tree: SessionTree) -> dict:
     return {
         "session": (info.id, info.title, info.created, info.model, tree.head),
         "nodes": [(e.id, e.parent_id, e.body, e.at) for e in tree.nodes()],
-        "verdicts": {
-            t.id: (tree.decision(t.id), tree.rating(t.id)) for t in tree.turns()
-        },
+        "verdicts": {t.id: (tree.decision(t.id), tree.rating(t.id)) for t in tree.turns()},
     }
 
 
@@ -55,8 +54,9 @@ def test_c0_maps_to_turns_results_and_verdicts(store, kyzel_fixtures):
     annotate = next(t.body for t in session.tree.turns() if "plt.annotate" in t.body.thought)
     assert annotate.thought.index("improve the plot") < annotate.thought.index("plt.annotate")
     assert all(session.tree.decision(t.id).value == "accepted" for t in session.tree.turns())
-    cdata = next(r.body for r in session.tree.nodes() if "Sampled cleaned" in getattr(
-        r.body, "output", ""))
+    cdata = next(
+        r.body for r in session.tree.nodes() if "Sampled cleaned" in getattr(r.body, "output", "")
+    )
     assert cdata.output.startswith("Sampled cleaned titles:")
 
 
@@ -137,8 +137,30 @@ def test_images_travel_as_blobs(store, tmp_path):
 
 HOSTILE_TEXT = st.lists(
     st.one_of(
-        st.sampled_from(["<", "&", "]]>", "]]", ">", '"', "'", "\r", "\r\n", "\n", "\t", "\x00",
-                         "\x1b[2J", "é", "🙂", "</code>", "<![CDATA[", "&amp;", "\ud800", " "]),
+        st.sampled_from(
+            [
+                "<",
+                "&",
+                "]]>",
+                "]]",
+                ">",
+                '"',
+                "'",
+                "\r",
+                "\r\n",
+                "\n",
+                "\t",
+                "\x00",
+                "\x1b[2J",
+                "é",
+                "🙂",
+                "</code>",
+                "<![CDATA[",
+                "&amp;",
+                "\ud800",
+                " ",
+            ]
+        ),
         st.characters(),
     ),
     max_size=12,
@@ -163,24 +185,36 @@ def event_trees(draw) -> tuple[SessionInfo, SessionTree]:
                 **({"code": text} if draw(st.booleans()) else {"answer": text}),
                 origin=draw(st.sampled_from(["generated", "edited", "imported"])),
                 raw=draw(st.none() | HOSTILE_TEXT),
-                meta=draw(st.dictionaries(st.text(max_size=5), st.integers() | HOSTILE_TEXT,
-                                          max_size=2)),
+                meta=draw(
+                    st.dictionaries(st.text(max_size=5), st.integers() | HOSTILE_TEXT, max_size=2)
+                ),
             )
         elif kind == "result":
-            body = Result(status=draw(st.sampled_from(["ok", "error", "died"])), output=text,
-                          execution_count=draw(st.none() | st.integers(0, 99)),
-                          duration=draw(st.none() | st.floats(0, 100)))
+            body = Result(
+                status=draw(st.sampled_from(["ok", "error", "died"])),
+                output=text,
+                execution_count=draw(st.none() | st.integers(0, 99)),
+                duration=draw(st.none() | st.floats(0, 100)),
+            )
         else:
             body = KernelEvent(draw(st.sampled_from(["died", "restarted"])), detail=text)
         event = Event(f"E{n:03d}", info.id, parent, body, draw(st.floats(0, 4e9)))
         tree.add(event)
         if kind == "turn" and draw(st.booleans()):
             value = draw(st.sampled_from(["accepted", "rejected"]))
-            tree.add(Event(f"V{n:03d}", info.id, event.id, Verdict(value, draw(HOSTILE_TEXT)),
-                           event.at))
+            tree.add(
+                Event(f"V{n:03d}", info.id, event.id, Verdict(value, draw(HOSTILE_TEXT)), event.at)
+            )
         if kind == "turn" and draw(st.booleans()):
-            tree.add(Event(f"R{n:03d}", info.id, event.id, Verdict(draw(st.sampled_from(
-                ["up", "down"]))), event.at))
+            tree.add(
+                Event(
+                    f"R{n:03d}",
+                    info.id,
+                    event.id,
+                    Verdict(draw(st.sampled_from(["up", "down"]))),
+                    event.at,
+                )
+            )
     nodes = [e.id for e in tree.nodes()]
     tree.move_head(draw(st.sampled_from(nodes)))
     return info, tree

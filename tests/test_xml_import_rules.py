@@ -22,10 +22,13 @@ def kyzel(body: str) -> str:
 
 
 def test_assistant_msg_without_code_is_an_answer_turn():
-    tree = tree_of(kyzel(
-        '<msg from="user">hi</msg><thought>greet back</thought><msg from="assistant">Hello!</msg>'
-        '<msg from="user">bye</msg>'
-    ))
+    tree = tree_of(
+        kyzel(
+            '<msg from="user">hi</msg><thought>greet back</thought>'
+            '<msg from="assistant">Hello!</msg>'
+            '<msg from="user">bye</msg>'
+        )
+    )
     user, turn, user2 = tree.path()
     assert turn.body == Turn("greet back", answer="Hello!", origin="imported")
     assert user2.body.text == "bye"
@@ -37,23 +40,27 @@ def test_thought_with_no_code_before_a_user_message_keeps_its_text():
 
 
 def test_action_and_assistant_msg_join_the_thought_in_order():
-    tree = tree_of(kyzel(
-        '<msg from="user">go</msg><msg from="assistant">Plan</msg><thought>first</thought>'
-        "<action>Checking memory</action><code>\n  x = 1\n</code><result/>"
-    ))
+    tree = tree_of(
+        kyzel(
+            '<msg from="user">go</msg><msg from="assistant">Plan</msg><thought>first</thought>'
+            "<action>Checking memory</action><code>\n  x = 1\n</code><result/>"
+        )
+    )
     turn = tree.path()[1].body
     assert turn.thought == "Plan\n\nfirst\n\nChecking memory"
     assert turn.code == "  x = 1"  # framing blank lines go, indentation stays
 
 
 def test_resume_from_starts_a_new_branch_at_the_named_element():
-    tree = tree_of(kyzel(
-        '<msg from="user" id="u1">go</msg>'
-        '<thought id="t1">a</thought><code id="c1">1</code><result id="r1">1</result>'
-        '<thought>b</thought><code>2</code><result>2</result>'
-        '<resume_from from_event_id="r1"/>'
-        '<thought>c</thought><code>3</code>'
-    ))
+    tree = tree_of(
+        kyzel(
+            '<msg from="user" id="u1">go</msg>'
+            '<thought id="t1">a</thought><code id="c1">1</code><result id="r1">1</result>'
+            "<thought>b</thought><code>2</code><result>2</result>"
+            '<resume_from from_event_id="r1"/>'
+            "<thought>c</thought><code>3</code>"
+        )
+    )
     turns = tree.turns()
     assert [t.body.code for t in turns] == ["1", "2", "3"]
     assert turns[1].parent_id == turns[2].parent_id  # 2 and 3 are siblings after result r1
@@ -67,17 +74,28 @@ def test_resume_from_starts_a_new_branch_at_the_named_element():
         (kyzel("<foo/>"), r"t\.xml:3:1: unknown element <foo>"),
         ("<session><talk/></session>", r"unknown element <talk>"),
         ("<notes/>", r"root element is <notes>"),
-        (kyzel('<result>x</result>'), r"must follow the <code>"),
+        (kyzel("<result>x</result>"), r"must follow the <code>"),
         (kyzel('<resume_from from_event_id="nope"/>'), r"names no earlier element"),
         (kyzel('<msg from="robot">x</msg>'), r'from="robot"'),
-        ('<session format="kyzel-tui"><events><msg from="user" id="A" parent="Z">x</msg>'
-         "</events></session>", r"parent 'Z' is not an earlier event"),
-        ('<session format="kyzel-tui"><events><thought id="A">x</thought></events></session>',
-         r"must be followed by its <code> or <answer>"),
-        ('<session format="kyzel-tui"><events><result id="A" status="weird"/></events></session>',
-         r"unknown result status"),
-        ('<session format="kyzel-tui" head="Q"><events><msg from="user" id="A">x</msg></events>'
-         "</session>", r"head='Q' is not an event"),
+        (
+            '<session format="kyzel-tui"><events><msg from="user" id="A" parent="Z">x</msg>'
+            "</events></session>",
+            r"parent 'Z' is not an earlier event",
+        ),
+        (
+            '<session format="kyzel-tui"><events><thought id="A">x</thought></events></session>',
+            r"must be followed by its <code> or <answer>",
+        ),
+        (
+            '<session format="kyzel-tui"><events><result id="A" status="weird"/></events>'
+            "</session>",
+            r"unknown result status",
+        ),
+        (
+            '<session format="kyzel-tui" head="Q"><events><msg from="user" id="A">x</msg></events>'
+            "</session>",
+            r"head='Q' is not an event",
+        ),
         ("<session><events><msg from='user'>unclosed</events></session>", r"t\.xml:1:\d+: "),
     ],
 )
@@ -116,8 +134,11 @@ EXTERNAL_DTD = """<?xml version="1.0"?>
         ("xxe.xml", XXE.encode(), "DTD"),
         ("laughs.xml", LAUGHS.encode(), "DTD"),
         ("dtd.xml", EXTERNAL_DTD.encode(), "DTD"),
-        ("bad-utf8.xml", b'<session><events><msg from="user">caf\xe9 \xff</msg></events></session>',
-         r"bad-utf8\.xml:1:\d+: .*(UTF-8|encoding|Input is not proper)"),
+        (
+            "bad-utf8.xml",
+            b'<session><events><msg from="user">caf\xe9 \xff</msg></events></session>',
+            r"bad-utf8\.xml:1:\d+: .*(UTF-8|encoding|Input is not proper)",
+        ),
         ("empty.xml", b"", r"empty\.xml:1:1: "),
         ("binary.xml", bytes(range(256)), r"binary\.xml:\d+:\d+: "),
     ],
@@ -166,10 +187,12 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(store, tmp_path
 
 def test_recover_escapes_stray_lt_and_cdata_end_and_reports_each(store, tmp_path):
     path = tmp_path / "hand.xml"
-    path.write_text(kyzel(
-        '<msg from="user">is 1 < 2 & 3 > 2?</msg><thought>check</thought>'
-        "<code>print(1 < 2 and 'a]]>b' and \"<div>\")</code><result>True</result>"
-    ))
+    path.write_text(
+        kyzel(
+            '<msg from="user">is 1 < 2 & 3 > 2?</msg><thought>check</thought>'
+            "<code>print(1 < 2 and 'a]]>b' and \"<div>\")</code><result>True</result>"
+        )
+    )
     with pytest.raises(XmlImportError):
         read_session(path)
     parsed = read_session(path, recover=True)

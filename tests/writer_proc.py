@@ -18,8 +18,11 @@ def main() -> None:
     path, session_id, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     store = Store(path)
     session = Session.open(store, session_id)
-    bodies = [UserMessage("go on " * 20), Turn("think " * 30, code="x = 1\n" * 10),
-              Result(output="out\n" * 40)]
+    bodies = [
+        UserMessage("go on " * 20),
+        Turn("think " * 30, code="x = 1\n" * 10),
+        Result(output="out\n" * 40),
+    ]
     for i in range(count):
         event = session.append(bodies[i % 3], parent=None if i % 3 == 0 else session.head)
         print(event.id, flush=True)

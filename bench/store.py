@@ -1,0 +1,130 @@
+"""Store benchmark: durable appends, loading, exporting and importing a 10,000-event session.
+
+    python bench/store.py [--events N]
+
+Targets (issue 2): one append with its commit under 2 ms; the 10k session loads in under 100 ms.
+Prints figures for people, then one JSON object of them as the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.events import Result, Turn, UserMessage  # noqa: E402
+from core.session import Session  # noqa: E402
+from core.store import Store  # noqa: E402
+from core.xml_read import import_session, parse_session  # noqa: E402
+from core.xml_write import session_to_xml  # noqa: E402
+
+
+def body(i: int):
+    match i % 4:
+        case 0:
+            return UserMessage(f"message {i}: please look at the data frame and plot column {i}")
+        case 1 | 2:
+            return Turn(
+                f"thought {i}: " + "reasoning about the next step. " * 6,
+                code=f"df{i} = df.groupby('k').sum()\nprint(df{i}.head())\n" * 3,
+                meta={"tokens": {"prompt": 900 + i, "output": 120}},
+            )
+        case _:
+            return Result(
+                output=f"result {i}\n" + "   a   b   c\n0  1   2   3\n" * 8,
+                execution_count=i,
+                duration=0.01,
+            )
+
+
+def fill(session: Session, count: int) -> list[float]:
+    """Append `count` events (a verdict on most turns), returning each append's seconds."""
+    timings: list[float] = []
+    i = 0
+    while len(timings) < count:
+        b = body(i)
+        start = time.perf_counter()
+        event = session.append(b)
+        timings.append(time.perf_counter() - start)
+        if isinstance(b, Turn) and len(timings) < count:
+            start = time.perf_counter()
+            session.judge(event.id, "accepted")
+            timings.append(time.perf_counter() - start)
+        i += 1
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    args = parser.parse_args()
+    figures: dict[str, float | int | str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for sync in ("FULL", "NORMAL"):
+            with Store(Path(tmp) / f"append-{sync}.db", synchronous=sync) as store:
+                timings = fill(Session.create(store), 2000)
+                figures[f"append_{sync.lower()}_median_ms"] = statistics.median(timings) * 1e3
+                figures[f"append_{sync.lower()}_p99_ms"] = (
+                    statistics.quantiles(timings, n=100)[98] * 1e3
+                )
+                figures[f"appends_per_s_{sync.lower()}"] = len(timings) / sum(timings)
+
+        with Store(Path(tmp) / "big.db") as store:
+            session = Session.create(store, title="big")
+            timings = fill(session, args.events)
+            events = len(session.tree)
+            loads = []
+            for _ in range(5):
+                start = time.perf_counter()
+                loaded = Session.open(store, session.id)
+                loads.append(time.perf_counter() - start)
+            assert len(loaded.tree) == events
+            start = time.perf_counter()
+            xml = session_to_xml(loaded.info, loaded.tree)
+            export_s = time.perf_counter() - start
+            start = time.perf_counter()
+            parsed = parse_session(xml.encode("utf-8"))
+            parse_s = time.perf_counter() - start
+            start = time.perf_counter()
+            import_session(store, parsed)
+            insert_s = time.perf_counter() - start
+
+    figures.update(
+        session_events=events,
+        load_ms=min(loads) * 1e3,
+        load_median_ms=statistics.median(loads) * 1e3,
+        export_ms=export_s * 1e3,
+        export_mib=len(xml.encode()) / 2**20,
+        import_parse_ms=parse_s * 1e3,
+        import_insert_ms=insert_s * 1e3,
+        import_ms=(parse_s + insert_s) * 1e3,
+    )
+    print(
+        f"append + commit, synchronous=FULL (the default): median "
+        f"{figures['append_full_median_ms']:.3f} ms, p99 {figures['append_full_p99_ms']:.3f} ms, "
+        f"{figures['appends_per_s_full']:.0f}/s  (target: < 2 ms)"
+    )
+    print(
+        f"append + commit, synchronous=NORMAL: median {figures['append_normal_median_ms']:.3f} ms,"
+        f" {figures['appends_per_s_normal']:.0f}/s"
+    )
+    print(
+        f"load a {events}-event session: {figures['load_ms']:.1f} ms (best of 5), "
+        f"median {figures['load_median_ms']:.1f} ms  (target: < 100 ms)"
+    )
+    print(f"export it to XML: {figures['export_ms']:.1f} ms ({figures['export_mib']:.1f} MiB)")
+    print(
+        f"import it back: {figures['import_ms']:.1f} ms (parse {figures['import_parse_ms']:.1f} "
+        f"ms, insert {figures['import_insert_ms']:.1f} ms)"
+    )
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
+
+
+if __name__ == "__main__":
+    main()
