@@ -44,8 +44,7 @@ class TurnFields:
     def __post_init__(self) -> None:
         if (self.code is None) == (self.answer is None):
             raise ValueError("a turn has either code or an answer")
-        for (_, close), body in ((THOUGHT, self.thought), (CODE, self.code),
-                                 (ANSWER, self.answer)):
+        for (_, close), body in ((THOUGHT, self.thought), (CODE, self.code), (ANSWER, self.answer)):
             if body is not None and close in body:
                 raise ValueError(f"a body cannot contain its own closing tag {close}")
 
@@ -123,4 +122,3 @@ def lark_grammar(thought_tokens: int | None = None, body_tokens: int | None = No
 def fixed_text() -> tuple[str, ...]:
     """The literal pieces the grammar writes around the bodies, for budgeting."""
     return (THOUGHT[0], THOUGHT[1] + SEPARATOR, CODE[0], CODE[1], ANSWER[0], ANSWER[1])
-

@@ -1,0 +1,95 @@
+"""Rendering a session path to chat messages: what the model sees, at inference and in training.
+
+One function serves both, so that a model is trained on exactly the text it will be shown. Turns
+are assistant messages in the grammar's text; results, kernel events and rejections are user-role
+messages, because they come from outside the model. The tokenizer's chat template does the rest.
+"""
+
+from __future__ import annotations
+
+from core.events import Event, KernelEvent, Result, Turn, UserMessage
+from core.text import strip_ansi
+from grammars.turn import TurnFields, render
+
+RENDER_VERSION = 1
+"""Bump when the text below changes: datasets record it, so that stale data can be told apart."""
+
+SYSTEM_PROMPT = """\
+You are a coding assistant working in a Jupyter kernel on the user's machine.
+Answer every request in turns. A turn is a thought, then either code to run or an answer:
+<thought>what you know, what you will do next and why</thought>
+<code>python code for the kernel (IPython: `!cmd` runs a shell command)</code>
+or, when the task is done or you need the user:
+<thought>...</thought>
+<answer>your reply to the user</answer>
+After each <code>, the user runs it and shows you its <result>. Take small steps and check them."""
+
+RESULT_BUDGET = 4000
+"""Characters of output the model sees per result; the middle is cut beyond that."""
+
+
+def turn_text(turn: Turn) -> str:
+    """The grammar's text of a stored turn."""
+    return render(TurnFields(turn.thought, code=turn.code, answer=turn.answer))
+
+
+def result_text(result: Result, budget: int = RESULT_BUDGET) -> str:
+    """A result as the model sees it: plain text, no escape sequences, within a budget."""
+    output = strip_ansi(result.output)
+    if result.error and result.error.get("name"):
+        output += f"\n{result.error['name']}: {strip_ansi(str(result.error.get('value', '')))}"
+    if len(output) > budget:
+        head, tail = output[: budget * 2 // 3], output[-budget // 3 :]
+        output = f"{head}\n[... {len(output) - len(head) - len(tail)} characters cut ...]\n{tail}"
+    status = "" if result.status == "ok" else f' status="{result.status}"'
+    return f"<result{status}>\n{output.strip()}\n</result>"
+
+
+def kernel_text(event: KernelEvent) -> str:
+    if event.state in ("died", "restarted"):
+        text = f"The kernel {event.state}: every variable, import and open file is gone."
+    else:
+        text = f"The kernel was {event.state}."
+    return f"<kernel>{text}{' ' + event.detail if event.detail else ''}</kernel>"
+
+
+def path_messages(
+    path: list[Event], rejections: dict[str, str] | None = None, system_prompt: str = SYSTEM_PROMPT
+) -> list[dict[str, str]]:
+    """Chat messages for a path of nodes (root to head).
+
+    `rejections` maps a turn id to the reason the user gave for skipping it; the model is told.
+    """
+    messages = [{"role": "system", "content": system_prompt}]
+    for event in path:
+        body = event.body
+        if isinstance(body, UserMessage):
+            messages.append({"role": "user", "content": body.text})
+        elif isinstance(body, Turn):
+            messages.append({"role": "assistant", "content": turn_text(body)})
+            if rejections and event.id in rejections:
+                reason = rejections[event.id]
+                note = "The user did not run this code." + (f" Reason: {reason}" if reason else "")
+                messages.append({"role": "user", "content": note})
+        elif isinstance(body, Result):
+            messages.append({"role": "user", "content": result_text(body)})
+        elif isinstance(body, KernelEvent):
+            messages.append({"role": "user", "content": kernel_text(body)})
+    return _merge_consecutive(messages)
+
+
+def _merge_consecutive(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Join neighbouring user-role messages: many chat templates insist on alternation.
+
+    Assistant messages are never joined: each is one turn, and training needs each on its own.
+    """
+    merged: list[dict[str, str]] = []
+    for message in messages:
+        if merged and merged[-1]["role"] == message["role"] == "user":
+            merged[-1] = {
+                **merged[-1],
+                "content": merged[-1]["content"] + "\n\n" + message["content"],
+            }
+        else:
+            merged.append(dict(message))
+    return merged
