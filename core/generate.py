@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from grammars.constraint import TurnConstraint, TurnMatcher, budget_for
+from grammars.constraint import TurnMatcher, budget_for, constraint_for
 from grammars.turn import TurnFields, TurnParseError, parse
 
 
@@ -226,21 +226,14 @@ def start_generation(
     *,
     prefix: str = "",
     constrained: bool = True,
-    constraints: dict | None = None,
 ) -> Generation:
-    """Start generating one turn (after `prefix`, if given) for the chat `messages`.
-
-    `constraints` is a cache {Budget: TurnConstraint} shared across calls for one tokenizer.
-    """
+    """Start generating one turn (after `prefix`, if given) for the chat `messages`."""
     sampling = sampling or Sampling()
     prefix_ids = tokenizer.encode(prefix, add_special_tokens=False) if prefix else []
     matcher = None
     if constrained:
         budget = budget_for(tokenizer, sampling.max_new_tokens + len(prefix_ids))
-        cache = constraints if constraints is not None else {}
-        if budget not in cache:
-            cache[budget] = TurnConstraint(tokenizer, budget)
-        matcher = cache[budget].matcher()
+        matcher = constraint_for(tokenizer).matcher(budget)
         if prefix_ids and not matcher.consume_text(prefix_ids):
             raise ValueError(f"the prefix is not the start of a valid turn: {matcher.error()}")
     ids = prompt_ids(tokenizer, messages) + prefix_ids

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 # Bump when the output of a build changes for the same spec, so that old cache folders are not
 # served for a new recipe.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 SPEC_FILE = "kyzel-tiny.json"
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 CHATML_TEMPLATE = (
@@ -51,6 +51,13 @@ _QWEN2_SPLIT = (
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 _STALE_TMP_SECONDS = 3600
+# A few turns in kyzel-tui's format, so that the tokenizer learns its tags as real coder
+# tokenizers learn markup: a tag then costs two or three tokens, as with a real model.
+_TURN_PRIMER = (
+    "<thought>Look at the folder first.</thought>\n<code>import os\nprint(os.listdir())</code>\n"
+    "<thought>The file is there; read it.</thought>\n<code>text = open('a.txt').read()</code>\n"
+    "<thought>That answers the question.</thought>\n<answer>It holds 3 lines.</answer>\n"
+) * 200
 _BYTE_ALPHABET = 256
 
 
@@ -203,7 +210,7 @@ def _build_tokenizer(spec: TinySpec) -> PreTrainedTokenizerFast:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    bpe.train_from_iterator(_stdlib_corpus(spec.corpus_bytes), trainer=trainer)
+    bpe.train_from_iterator([_TURN_PRIMER] + _stdlib_corpus(spec.corpus_bytes), trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         eos_token="<|im_end|>",

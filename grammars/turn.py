@@ -1,14 +1,15 @@
 """The turn, defined once.
 
-    turn := "<thought>" TEXT "</thought>" "\\n" ( "<code>" CODE "</code>" | "<answer>" TEXT "</answer>" )
+    turn := "<thought>" TEXT "</thought>" "\\n"
+            ( "<code>" CODE "</code>" | "<answer>" TEXT "</answer>" )
 
 A body holds anything but its own closing tag: `<`, `&`, `</div>`, `]]>`, quotes, unicode,
 `!shell` and `%magic` lines, blank lines. From `TAGS` below come the parser and the renderer here,
 and the decoding constraint (a Lark grammar for llguidance, also usable as an Outlines CFG output
 type) in `grammars.constraint`. The text is the model-facing text: raw, never XML-escaped.
 
-Each body is a lazy lexeme that stops at its closing tag or after its token budget, after which
-the grammar itself writes the closing tag: a turn parses even when the budget runs out.
+Each body stops at its closing tag; when its token budget runs out first, the constraint writes
+the closing tag itself, so that a turn parses even when the budget is tiny.
 
 This module is pure Python and knows nothing of tokenizers or models.
 """
@@ -94,31 +95,23 @@ def _lark_string(literal: str) -> str:
     return '"' + literal.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _body_rule(name: str, close: str, budget: int | None) -> str:
-    options = f"stop={_lark_string(close)}"
-    if budget is not None:
-        options += f", max_tokens={int(budget)}"
-    # `stop` ends the lexeme at the closing tag (or the budget); the parent rule then requires the
-    # tag, which the stop already matched when the model wrote it, and forces it when it did not.
-    return f"{name}[{options}]: /(?s:.*)/"
+def lark_grammar() -> str:
+    """The turn as an llguidance Lark grammar.
 
-
-def lark_grammar(thought_tokens: int | None = None, body_tokens: int | None = None) -> str:
-    """The turn as an llguidance Lark grammar; budgets in tokens (None: unbounded)."""
+    Each body is a lazy lexeme with its closing tag as `suffix`: it ends at the first closing tag
+    and can hold anything before it. Budgets are not in the grammar (llguidance's `max_tokens`
+    ends a lexeme without its suffix); `grammars.constraint` enforces them by writing the
+    closing tag itself.
+    """
     s = _lark_string
     return "\n".join(
         [
-            f"start: {s(THOUGHT[0])} thought {s(THOUGHT[1] + SEPARATOR)} (code | answer)",
-            _body_rule("thought", THOUGHT[1], thought_tokens),
-            f"code: {s(CODE[0])} code_body {s(CODE[1])}",
-            _body_rule("code_body", CODE[1], body_tokens),
-            f"answer: {s(ANSWER[0])} answer_body {s(ANSWER[1])}",
-            _body_rule("answer_body", ANSWER[1], body_tokens),
+            f"start: {s(THOUGHT[0])} thought {s(SEPARATOR)} (code | answer)",
+            f"thought[suffix={s(THOUGHT[1])}]: /(?s:.*)/",
+            f"code: {s(CODE[0])} code_body",
+            f"code_body[suffix={s(CODE[1])}]: /(?s:.*)/",
+            f"answer: {s(ANSWER[0])} answer_body",
+            f"answer_body[suffix={s(ANSWER[1])}]: /(?s:.*)/",
             "",
         ]
     )
-
-
-def fixed_text() -> tuple[str, ...]:
-    """The literal pieces the grammar writes around the bodies, for budgeting."""
-    return (THOUGHT[0], THOUGHT[1] + SEPARATOR, CODE[0], CODE[1], ANSWER[0], ANSWER[1])

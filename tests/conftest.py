@@ -42,3 +42,11 @@ def branching_session(store: Store) -> Session:
         parent=b.parent_id,
     )
     return session
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """The default tiny random model and its tokenizer, built once per test session."""
+    from core.tiny_model import TinySpec, load_tiny_model
+
+    return load_tiny_model(TinySpec(), cache_dir=tmp_path_factory.mktemp("tiny"))

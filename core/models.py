@@ -1,0 +1,497 @@
+"""Loading the model that answers: a Hugging Face causal LM, its tokenizer, and an optional adapter.
+
+`load_model` takes a hub id or a local `save_pretrained` folder and returns a `LoadedModel`: on a
+CUDA GPU the weights are quantised to 4-bit NF4 by bitsandbytes (unless asked not to), on a CPU
+they stay float32. The tokenizer is made fit for the turn grammar: it must have an EOS token (a
+turn ends with it), it gets a pad token if it has none, and a ChatML chat template if it has none.
+A PEFT LoRA adapter (what `--train` writes) can be put on top; it is refused when it was trained
+on another base model. `default_model_id` picks a Qwen2.5-Coder size that fits the hardware, and
+`load_demo` gives the tiny random model of `core.tiny_model`, for trying the app without weights.
+
+Every failure the user can act on (a missing folder, a hub id that is not cached while offline,
+a model that is not a causal LM, no EOS, not enough GPU memory, a mismatched adapter) comes out as
+a `ModelLoadError` whose message says what to do.
+
+What it does not do: run a model's own code (`trust_remote_code`), merge adapters, pick a
+revision, or shard a model across several GPUs (everything goes to GPU 0). Hub ids are read from
+the local cache first; the network is used only for what the cache lacks, and never when
+`HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`) is set, even if it was set after start-up.
+torch, transformers and peft are imported inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+Progress = Callable[[str], None]
+
+
+class ModelLoadError(RuntimeError):
+    """A model that cannot be loaded; the message says what to do."""
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    model_id: str
+    """As the user named it (hub id or folder)."""
+    device: str
+    """Either "cuda" or "cpu"."""
+    quantized: bool
+    """Weights in 4-bit NF4."""
+    adapter: str | None
+    """The PEFT adapter folder loaded on top, if any."""
+    label: str
+    """One line for a status bar."""
+    demo: bool = False
+    """The built-in random demo model."""
+
+
+@dataclass(frozen=True)
+class Hardware:
+    cuda: bool
+    gpu_name: str | None = None
+    gpu_memory_gib: float | None = None
+
+
+# Qwen2.5-Coder instruct models, largest first, with the GPU memory (GiB) each wants in 4-bit
+# with room left for the KV cache of a long session. The last row (0 GiB) is any GPU.
+GPU_DEFAULTS: tuple[tuple[float, str], ...] = (
+    (40.0, "Qwen/Qwen2.5-Coder-14B-Instruct"),
+    (16.0, "Qwen/Qwen2.5-Coder-7B-Instruct"),
+    (8.0, "Qwen/Qwen2.5-Coder-3B-Instruct"),
+    (0.0, "Qwen/Qwen2.5-Coder-1.5B-Instruct"),
+)
+CPU_DEFAULT = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
+SMALLEST = CPU_DEFAULT
+# For each default, the next smaller one: what the out-of-memory message suggests.
+SMALLER: dict[str, str] = {
+    "Qwen/Qwen2.5-Coder-14B-Instruct": "Qwen/Qwen2.5-Coder-7B-Instruct",
+    "Qwen/Qwen2.5-Coder-7B-Instruct": "Qwen/Qwen2.5-Coder-3B-Instruct",
+    "Qwen/Qwen2.5-Coder-3B-Instruct": "Qwen/Qwen2.5-Coder-1.5B-Instruct",
+    "Qwen/Qwen2.5-Coder-1.5B-Instruct": "Qwen/Qwen2.5-Coder-0.5B-Instruct",
+}
+DEMO_LABEL = "DEMO: random tiny model (noise shaped by the grammar)"
+
+# Used when a tokenizer has none. If the tokenizer lacks the ChatML tokens they are plain text,
+# which a model trained on another format will not follow well, but every turn still renders.
+CHATML_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
+)
+
+_OFFLINE_HINTS = ("couldn't connect", "cannot find the requested files", "offline mode")
+_CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+
+
+def detect_hardware() -> Hardware:
+    """The first CUDA GPU, if torch can use one; a CPU-only torch answers `cuda=False`."""
+    import torch
+
+    try:
+        if not torch.cuda.is_available():
+            return Hardware(cuda=False)
+        props = torch.cuda.get_device_properties(0)
+    except (RuntimeError, AssertionError):  # a broken driver is the same as no GPU here
+        return Hardware(cuda=False)
+    return Hardware(cuda=True, gpu_name=props.name, gpu_memory_gib=props.total_memory / 2**30)
+
+
+def default_model_id(hw: Hardware) -> str:
+    """The largest default that fits: a bigger 4-bit coder model on a bigger GPU."""
+    if not hw.cuda:
+        return CPU_DEFAULT
+    memory = hw.gpu_memory_gib or 0.0
+    return next(model_id for min_gib, model_id in GPU_DEFAULTS if memory >= min_gib)
+
+
+def load_model(
+    model_id: str | None = None,
+    *,
+    adapter: str | None = None,
+    device: str | None = None,
+    quantize: bool | None = None,
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """Load a causal LM and its tokenizer (and an adapter) for generation, or say what to do."""
+    report = progress or (lambda _message: None)
+    if model_id is None:
+        model_id = default_model_id(detect_hardware())
+    folder = _local_folder(model_id)
+    device = _choose_device(device)
+    quantize = _choose_quantize(device, quantize)
+    # Checked before any weights load: a wrong adapter should not cost a minute of loading.
+    adapter_folder = _adapter_folder(adapter, model_id) if adapter is not None else None
+    source = str(folder) if folder is not None else model_id
+    cache_only = folder is not None or _hub_offline()
+
+    report(f"reading the config of {model_id}")
+    config = _fetch("AutoConfig", source, model_id, cache_only, report)
+    _check_causal(model_id, config)
+    report("loading tokenizer")
+    tokenizer = _load_tokenizer(source, model_id, folder, cache_only, report)
+    report(f"loading weights ({'4-bit' if quantize else _dtype_name(device)}, {device})")
+    model = _load_weights(source, model_id, config.model_type, device, quantize, cache_only, report)
+    if model.generation_config.pad_token_id is None:  # else generate() warns on every call
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if adapter_folder is not None:
+        report(f"loading adapter {adapter}")
+        model = _apply_adapter(model, adapter_folder, adapter, model_id)
+    model.eval()
+    label = _label(model_id, folder, device, quantize, adapter)
+    return LoadedModel(model, tokenizer, model_id, device, quantize, adapter, label)
+
+
+def load_demo(
+    cache_dir: str | Path | None = None,
+    *,
+    adapter: str | None = None,
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """The tiny random model of `core.tiny_model` (built on first use), on CPU, marked as a demo."""
+    from core.tiny_model import TinySpec, build_tiny_model
+
+    if progress is not None:
+        progress("preparing the demo model (built once, a few seconds)")
+    folder = build_tiny_model(TinySpec(), cache_dir)
+    loaded = load_model(str(folder), adapter=adapter, device="cpu", progress=progress)
+    return replace(loaded, demo=True, label=DEMO_LABEL)
+
+
+def load_or_explain(
+    model_id: str | None,
+    *,
+    demo: bool,
+    adapter: str | None = None,
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """What the app calls: the demo model, or `load_model`; a ModelLoadError goes to the CLI,
+    which prints it (adding "or run with --demo")."""
+    if demo:
+        return load_demo(adapter=adapter, progress=progress)
+    return load_model(model_id, adapter=adapter, progress=progress)
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", ".", "~")) or Path(name).expanduser().exists()
+
+
+def _local_folder(model_id: str) -> Path | None:
+    """The folder `model_id` names, checked; None for a hub id."""
+    if not _looks_like_path(model_id):
+        return None
+    folder = Path(model_id).expanduser()
+    if not folder.exists():
+        raise ModelLoadError(
+            f"model folder {model_id} does not exist; pass a folder that has config.json, "
+            "or a hub id"
+        )
+    if not folder.is_dir():
+        raise ModelLoadError(f"{model_id} is a file, not a model folder: pass its folder")
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(
+            f"model folder {model_id} has no config.json: pass the folder that save_pretrained "
+            "wrote (with config.json, the weights and the tokenizer files), or a hub id"
+        )
+    return folder
+
+
+def _choose_device(device: str | None) -> str:
+    import torch
+
+    if device not in (None, "cuda", "cpu"):
+        raise ModelLoadError(f"device must be 'cuda' or 'cpu', not {device!r}")
+    available = torch.cuda.is_available()
+    if device == "cuda" and not available:
+        raise ModelLoadError("no CUDA GPU is available to torch: run on the CPU instead")
+    return device or ("cuda" if available else "cpu")
+
+
+def _choose_quantize(device: str, quantize: bool | None) -> bool:
+    if quantize is None:
+        return device == "cuda"
+    if quantize and device != "cuda":
+        raise ModelLoadError(
+            "4-bit loading needs a CUDA GPU (bitsandbytes NF4): load in full precision on the CPU"
+        )
+    return quantize
+
+
+def _hub_offline() -> bool:
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import; the environment is read again here so
+    # that setting it later (a test, an embedding app) still keeps us off the network.
+    import huggingface_hub.constants
+
+    truthy = {"1", "ON", "YES", "TRUE"}
+    return (
+        bool(huggingface_hub.constants.HF_HUB_OFFLINE)
+        or os.environ.get("HF_HUB_OFFLINE", "").upper() in truthy
+        or os.environ.get("TRANSFORMERS_OFFLINE", "").upper() in truthy
+    )
+
+
+def _fetch(
+    loader: str, source: str, model_id: str, cache_only: bool, report: Progress, **kwargs: Any
+) -> Any:
+    """`transformers.<loader>.from_pretrained`, from the local cache first, then the hub."""
+    import transformers
+
+    load = getattr(transformers, loader).from_pretrained
+    local = {"local_files_only": True}
+    if loader.startswith("AutoModel"):
+        # transformers 5.17's Auto classes do not pass local_files_only on to their check for an
+        # adapter_config.json, which then asks the hub (and retries for ~25 s when offline).
+        local["adapter_kwargs"] = {"local_files_only": True}
+    with _quiet(), _explained(model_id):
+        try:
+            return load(source, **local, **kwargs)
+        except OSError:
+            if cache_only:
+                raise
+        # Not (wholly) cached: download what is missing. Only hub ids get here.
+        report(f"downloading {model_id} from the Hugging Face hub (once; it can take minutes)")
+        return load(source, **kwargs)
+
+
+@contextmanager
+def _explained(model_id: str) -> Iterator[None]:
+    """Turn the exceptions of a hub or folder read into ModelLoadErrors that say what to do."""
+    try:
+        yield
+    except OSError as error:  # huggingface_hub's errors are OSErrors too
+        raise ModelLoadError(_explain_hub_error(model_id, error)) from error
+
+
+def _explain_hub_error(model_id: str, error: BaseException) -> str:
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    text = str(error)
+    lowered = text.lower()
+    # transformers 5 re-raises most hub errors as a plain OSError, so the text is what is left.
+    if isinstance(error, GatedRepoError) or "gated repo" in lowered:
+        return (
+            f"{model_id} is a gated model: accept its terms on huggingface.co, log in with "
+            "`hf auth login`, and try again"
+        )
+    if isinstance(error, RepositoryNotFoundError) or "not a valid model identifier" in lowered:
+        return f"{model_id} is neither a local folder nor a model on the Hugging Face hub"
+    if isinstance(error, LocalEntryNotFoundError) or any(h in lowered for h in _OFFLINE_HINTS):
+        return (
+            f"cannot load {model_id}: it is not in the local Hugging Face cache and the hub "
+            f"cannot be reached. Download it once where there is network (`hf download "
+            f"{model_id}`), pass a local folder with --model, or run with --demo to try the app "
+            "with the built-in random model."
+        )
+    return f"cannot load {model_id}: {_first_line(text)}"
+
+
+def _check_causal(model_id: str, config: Any) -> None:
+    """Refuse what AutoModelForCausalLM would refuse, and encoders it would accept: BERT-like
+    types map to an `...LMHeadModel` that is only a decoder when trained as one, so a checkpoint
+    whose architectures name no causal-LM class is refused too."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    model_type = getattr(config, "model_type", None) or "unknown"
+    architectures = getattr(config, "architectures", None) or []
+    causal_names = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    causal = (
+        model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        and not getattr(config, "is_encoder_decoder", False)
+        and (
+            not architectures
+            or any(a in causal_names or a.endswith(_CAUSAL_SUFFIXES) for a in architectures)
+        )
+    )
+    if not causal:
+        raise ModelLoadError(_not_causal(model_id, model_type))
+
+
+def _not_causal(model_id: str, model_type: str) -> str:
+    return (
+        f"{model_id} is a {model_type} model, not a causal language model: "
+        "choose a text-generation model"
+    )
+
+
+def _load_tokenizer(
+    source: str, model_id: str, folder: Path | None, cache_only: bool, report: Progress
+) -> Any:
+    try:
+        tokenizer = _fetch("AutoTokenizer", source, model_id, cache_only, report)
+    except (ValueError, KeyError, TypeError) as error:  # no or broken tokenizer files
+        where = "the folder has no usable tokenizer files" if folder else _first_line(str(error))
+        raise ModelLoadError(f"cannot load the tokenizer of {model_id}: {where}") from error
+    # transformers 5 makes an empty tokenizer (one special token) for a qwen2 folder that has no
+    # tokenizer files, instead of failing; it would encode every prompt to nothing.
+    if not tokenizer.encode("def f(x): return x", add_special_tokens=False):
+        fix = "copy its base model's tokenizer files into it" if folder else "choose another model"
+        raise ModelLoadError(f"{model_id}'s tokenizer is empty (no tokenizer files?): {fix}")
+    if tokenizer.eos_token_id is None:
+        raise ModelLoadError(
+            f"{model_id}'s tokenizer has no end-of-sequence token, so a turn could never end: "
+            "choose another model"
+        )
+    if tokenizer.pad_token is None:  # batching and generate() want one; EOS is the usual stand-in
+        tokenizer.pad_token = tokenizer.eos_token
+    if not tokenizer.chat_template:
+        tokenizer.chat_template = CHATML_TEMPLATE
+    return tokenizer
+
+
+def _load_weights(
+    source: str,
+    model_id: str,
+    model_type: str,
+    device: str,
+    quantize: bool,
+    cache_only: bool,
+    report: Progress,
+) -> Any:
+    import torch
+
+    kwargs: dict[str, Any] = {"dtype": torch.float32}
+    if device == "cuda":
+        kwargs = {"dtype": _cuda_dtype(), "device_map": {"": 0}}
+        if quantize:
+            kwargs["quantization_config"] = _nf4_config()
+    try:
+        return _fetch("AutoModelForCausalLM", source, model_id, cache_only, report, **kwargs)
+    except ModelLoadError:
+        raise
+    except torch.cuda.OutOfMemoryError as error:
+        raise ModelLoadError(_out_of_memory(model_id)) from error
+    except RuntimeError as error:
+        if "CUDA out of memory" in str(error):
+            raise ModelLoadError(_out_of_memory(model_id)) from error
+        raise
+    except ImportError as error:  # bitsandbytes or accelerate missing or unusable
+        raise ModelLoadError(f"cannot load {model_id}: {_first_line(str(error))}") from error
+    except ValueError as error:
+        if "Unrecognized configuration class" in str(error):  # _check_causal missed it
+            raise ModelLoadError(_not_causal(model_id, model_type)) from error
+        raise ModelLoadError(f"cannot load {model_id}: {_first_line(str(error))}") from error
+
+
+def _cuda_dtype() -> Any:
+    import torch
+
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _dtype_name(device: str) -> str:
+    return "float32" if device == "cpu" else str(_cuda_dtype()).removeprefix("torch.")
+
+
+def _nf4_config() -> Any:
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+
+
+def _out_of_memory(model_id: str) -> str:
+    import gc
+
+    import torch
+
+    gc.collect()  # give back what the failed load took, so that a smaller model can follow
+    torch.cuda.empty_cache()
+    if model_id == SMALLEST:
+        return f"not enough GPU memory for {model_id}: free GPU memory or run on the CPU"
+    smaller = SMALLER.get(model_id)
+    such_as = f"{smaller} or the 0.5B, {SMALLEST}" if smaller and smaller != SMALLEST else SMALLEST
+    return f"not enough GPU memory for {model_id}: try a smaller model such as {such_as}"
+
+
+def _adapter_folder(adapter: str, model_id: str) -> Path:
+    """The adapter's folder, checked to hold a PEFT adapter trained on `model_id`."""
+    folder = Path(adapter).expanduser()
+    if not folder.is_dir():
+        raise ModelLoadError(
+            f"adapter folder {adapter} does not exist: pass the folder that training wrote"
+        )
+    config_file = folder / "adapter_config.json"
+    if not config_file.is_file():
+        raise ModelLoadError(
+            f"{adapter} is not a PEFT adapter folder: it has no adapter_config.json"
+        )
+    try:
+        base = json.loads(config_file.read_text()).get("base_model_name_or_path")
+    except (OSError, ValueError, AttributeError) as error:
+        raise ModelLoadError(f"cannot read {config_file}: {error}") from error
+    if base and not _same_model(base, model_id):
+        raise ModelLoadError(
+            f"adapter {adapter} was trained on {base}, not on {model_id}: "
+            f"load it with --model {base}"
+        )
+    return folder
+
+
+def _same_model(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    path_a, path_b = Path(a).expanduser(), Path(b).expanduser()
+    if path_a.is_dir() and path_b.is_dir():
+        return path_a.resolve() == path_b.resolve()
+    # Hub ids resolve case-insensitively ("qwen/..." is "Qwen/...").
+    return not _looks_like_path(a) and not _looks_like_path(b) and a.lower() == b.lower()
+
+
+def _apply_adapter(model: Any, folder: Path, adapter: str, model_id: str) -> Any:
+    from peft import PeftModel
+
+    try:
+        with _quiet():
+            return PeftModel.from_pretrained(model, str(folder), is_trainable=False)
+    except (ValueError, KeyError, RuntimeError, OSError) as error:  # shapes or modules differ
+        raise ModelLoadError(
+            f"cannot load adapter {adapter} on {model_id}: {_first_line(str(error))}"
+        ) from error
+
+
+def _label(
+    model_id: str, folder: Path | None, device: str, quantize: bool, adapter: str | None
+) -> str:
+    # A folder is named by its last part: a status bar has no room for a long path.
+    parts = [folder.name if folder is not None else model_id]
+    parts.append("4-bit" if quantize else _dtype_name(device))
+    parts.append(device)
+    if adapter is not None:
+        parts.append(f"adapter {Path(adapter).expanduser().name}")
+    return " · ".join(parts)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().split("\n", 1)[0]
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    # transformers 5 draws a tqdm bar for every weight load: noise in a TUI.
+    from transformers.utils import logging
+
+    was_enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            logging.enable_progress_bar()
