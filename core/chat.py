@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
 from core.text import strip_ansi
-from grammars.turn import TurnFields, render
+from grammars.turn import render_parts
 
 RENDER_VERSION = 1
 """Bump when the text below changes: datasets record it, so that stale data can be told apart."""
@@ -29,8 +29,8 @@ RESULT_BUDGET = 4000
 
 
 def turn_text(turn: Turn) -> str:
-    """The grammar's text of a stored turn."""
-    return render(TurnFields(turn.thought, code=turn.code, answer=turn.answer))
+    """The grammar's text of a stored turn (imported turns may hold text the grammar refuses)."""
+    return render_parts(turn.thought, turn.code, turn.answer)
 
 
 def result_text(result: Result, budget: int = RESULT_BUDGET) -> str:

@@ -167,6 +167,25 @@ def load_demo(
     return replace(loaded, demo=True, label=DEMO_LABEL)
 
 
+def load_tokenizer(
+    model_id: str | None = None, *, demo: bool = False, progress: Progress | None = None
+) -> tuple[str, Any]:
+    """(a label, the tokenizer) of a model, without its weights: enough for checking turns."""
+    report = progress or (lambda _message: None)
+    if demo:
+        from core.tiny_model import TinySpec, build_tiny_model
+
+        model_id = str(build_tiny_model(TinySpec()))
+    elif model_id is None:
+        model_id = default_model_id(detect_hardware())
+    folder = _local_folder(model_id)
+    source = str(folder) if folder is not None else model_id
+    cache_only = folder is not None or _hub_offline()
+    report(f"loading the tokenizer of {model_id}")
+    tokenizer = _load_tokenizer(source, model_id, folder, cache_only, report)
+    return (DEMO_LABEL if demo else model_id), tokenizer
+
+
 def load_or_explain(
     model_id: str | None,
     *,

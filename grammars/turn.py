@@ -52,11 +52,16 @@ class TurnFields:
 
 def render(fields: TurnFields) -> str:
     """The model-facing text of a turn."""
-    if fields.code is not None:
-        rest = CODE[0] + fields.code + CODE[1]
+    return render_parts(fields.thought, fields.code, fields.answer)
+
+
+def render_parts(thought: str, code: str | None, answer: str | None) -> str:
+    """The text of a turn from bodies that may break the rules (for checking stored turns)."""
+    if code is not None:
+        rest = CODE[0] + code + CODE[1]
     else:
-        rest = ANSWER[0] + (fields.answer or "") + ANSWER[1]
-    return THOUGHT[0] + fields.thought + THOUGHT[1] + SEPARATOR + rest
+        rest = ANSWER[0] + (answer or "") + ANSWER[1]
+    return THOUGHT[0] + thought + THOUGHT[1] + SEPARATOR + rest
 
 
 def parse(text: str) -> TurnFields:

@@ -73,9 +73,53 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("session", metavar="SESSION")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
-    for child in (sessions, imp, exp, rename, delete):
+    ask = sub.add_parser("ask", help="generate one turn for PROMPT, headless, and print it")
+    ask.add_argument("prompt", metavar="PROMPT")
+    _add_model_options(ask)
+    ask.add_argument("--adapter", metavar="PATH", help="a LoRA adapter to load on the model")
+    ask.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="token budget of the whole turn (default 1024)",
+    )
+    ask.add_argument("--temperature", type=float, default=0.7, help="default 0.7; 0 is greedy")
+    ask.add_argument("--seed", type=int, help="for a repeatable sample")
+    ask.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: the fields, the raw text and the figures",
+    )
+
+    lint = sub.add_parser(
+        "lint", help="check every turn of XML files or stored sessions against the turn grammar"
+    )
+    lint.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    lint.add_argument(
+        "--session", action="append", default=[], metavar="ID", help="a stored session (repeatable)"
+    )
+    lint.add_argument("--all", action="store_true", help="every stored session")
+    lint.add_argument("--recover", action="store_true", help="read hand-edited files leniently")
+    _add_model_options(lint, what="whose tokenizer the grammar is checked with")
+
+    for child in (sessions, imp, exp, rename, delete, ask, lint):
         _add_home(child, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_model_options(parser: argparse.ArgumentParser, what: str = "to use") -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--model",
+        metavar="ID|PATH",
+        help=f"the model {what}: a hub id or a local folder (default: by hardware)",
+    )
+    group.add_argument(
+        "--demo",
+        action="store_true",
+        help="the built-in tiny random model (no download; output is noise)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command in ("ask", "lint"):
+        from kyzel_tui import model_commands
+
+        return getattr(model_commands, args.command)(args)
     from kyzel_tui import store_commands
 
     return store_commands.run(args)

@@ -1,0 +1,155 @@
+"""The subcommands that need a model or its tokenizer: `ask` and `lint`.
+
+`ask` generates one turn headless, streaming it to standard output; `lint` runs the admission
+check of the turn grammar over every turn of XML files or stored sessions. Both print their
+errors as one line that says what to do, and load torch and transformers only when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+
+from core.text import one_line, safe_text
+
+
+def _progress(message: str) -> None:
+    print(f"· {message}", file=sys.stderr, flush=True)
+
+
+def ask(args: argparse.Namespace) -> int:
+    from core.chat import SYSTEM_PROMPT
+    from core.generate import Sampling, start_generation
+    from core.models import ModelLoadError, load_or_explain
+
+    try:
+        loaded = load_or_explain(
+            args.model, demo=args.demo, adapter=args.adapter, progress=_progress
+        )
+    except ModelLoadError as error:
+        hint = "" if args.demo or "--demo" in str(error) else " (or run with --demo)"
+        print(f"kyzel-tui: {error}{hint}", file=sys.stderr)
+        return 1
+    if loaded.demo:
+        print(
+            "· DEMO MODEL: random weights; what follows is noise shaped by the grammar",
+            file=sys.stderr,
+        )
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": args.prompt},
+    ]
+    sampling = Sampling(
+        temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
+    )
+    try:
+        generation = start_generation(loaded.model, loaded.tokenizer, messages, sampling)
+    except ValueError as error:  # a budget too small for the tags
+        print(f"kyzel-tui: {error}", file=sys.stderr)
+        return 2
+    for chunk in generation:
+        if not args.json:
+            sys.stdout.write(safe_text(chunk) if sys.stdout.isatty() else chunk)
+            sys.stdout.flush()
+    turn = generation.result()
+    stats = turn.stats
+    if args.json:
+        fields = turn.fields
+        print(
+            json.dumps(
+                {
+                    "thought": fields.thought if fields else None,
+                    "code": fields.code if fields else None,
+                    "answer": fields.answer if fields else None,
+                    "raw": turn.raw,
+                    "model": loaded.label,
+                    "stats": stats.as_dict(),
+                    "sampling": turn.settings,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        print()
+        print(
+            f"· {stats.output_tokens} tokens in {stats.seconds:.2f} s "
+            f"({stats.tokens_per_second:.1f} tokens/s, first after "
+            f"{(stats.time_to_first_token or 0) * 1000:.0f} ms, constraint "
+            f"{stats.constraint_seconds * 1000:.1f} ms) · {loaded.label}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _turns_of_files(args: argparse.Namespace) -> Iterator[tuple[str, list]]:
+    from core.tree import SessionTree
+    from core.xml_read import XmlImportError, read_session
+
+    for path in args.files:
+        try:
+            parsed = read_session(path, recover=args.recover)
+        except XmlImportError as error:
+            raise LintInputError(str(error)) from None
+        tree = SessionTree(parsed.info.id, parsed.events, head=parsed.info.head)
+        yield str(path), tree.turns()
+
+
+def _turns_of_store(args: argparse.Namespace) -> Iterator[tuple[str, list]]:
+    from core.session import Session
+    from core.store import Store
+
+    with Store.open(args.home) as store:
+        ids = (
+            [s.id for s in store.sessions()]
+            if args.all
+            else [store.resolve(ref) for ref in args.session]
+        )
+        for session_id in ids:
+            session = Session.open(store, session_id)
+            yield f"session {session_id}", session.tree.turns()
+
+
+class LintInputError(ValueError):
+    """A file or session that cannot be read for linting."""
+
+
+def lint(args: argparse.Namespace) -> int:
+    from core.chat import turn_text
+    from core.models import ModelLoadError, load_tokenizer
+    from core.store import StoreError
+    from grammars.constraint import constraint_for
+
+    if not (args.files or args.session or args.all):
+        print("kyzel-tui lint: give XML files, --session ID or --all", file=sys.stderr)
+        return 2
+    try:
+        label, tokenizer = load_tokenizer(args.model, demo=args.demo, progress=_progress)
+    except ModelLoadError as error:
+        print(f"kyzel-tui: {error} (or lint with --demo's tokenizer)", file=sys.stderr)
+        return 1
+    constraint = constraint_for(tokenizer)
+    checked = refused = 0
+    sources = _turns_of_files(args) if args.files else _turns_of_store(args)
+    try:
+        for name, turns in sources:
+            for event in turns:
+                checked += 1
+                text = turn_text(event.body)
+                admission = constraint.admit(text)
+                if admission.admitted:
+                    continue
+                refused += 1
+                at = admission.char_offset or 0
+                context = one_line(text[max(0, at - 30) : at + 30], 70)
+                print(
+                    f"{name}: turn {event.id}: refused at character {at} "
+                    f"(token {admission.token_index}): {admission.reason}\n    near: {context}"
+                )
+    except (LintInputError, StoreError) as error:
+        print(f"kyzel-tui: {safe_text(str(error))}", file=sys.stderr)
+        return 1
+    verdict = "all admitted" if not refused else f"{refused} refused"
+    print(f"{checked} turns checked against the turn grammar ({label}): {verdict}")
+    return 1 if refused else 0
