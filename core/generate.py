@@ -84,7 +84,7 @@ class _GrammarProcessor:
                 self.stats.constraint_seconds += time.perf_counter() - started
                 self.calls += 1
                 return masked
-            allowed = _unpack(bitmask, scores.shape[-1])
+            allowed = _unpack(bitmask, scores.shape[-1]).to(scores.device, non_blocking=True)
             scores = scores.masked_fill(~allowed, float("-inf"))
             self.stats.constraint_seconds += time.perf_counter() - started
         self.calls += 1

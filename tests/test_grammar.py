@@ -132,3 +132,17 @@ def test_budget_leaves_room_for_the_tags(tiny):
     with pytest.raises(ValueError, match="too small"):
         budget_for(tiny[1], 8)
     assert Budget() == Budget(None, None)
+
+
+def test_the_outlines_output_type_carries_the_same_grammar():
+    import llguidance
+    from outlines.types import CFG
+
+    from grammars.constraint import outlines_type
+
+    output_type = outlines_type()
+    assert isinstance(output_type, CFG) and output_type.definition == lark_grammar()
+    is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(
+        llguidance.LLMatcher.grammar_from_lark(output_type.definition)
+    )
+    assert not is_error and messages == []

@@ -375,3 +375,10 @@ def test_four_bit_on_cuda(tmp_path: Path) -> None:
     with torch.no_grad():
         logits = result.model(input_ids=torch.tensor(FIXED_INPUT, device="cuda")).logits
     assert torch.isfinite(logits).all()
+    # And a constrained turn from it, through the same generation path as on CPU.
+    from core.generate import Sampling, start_generation
+
+    messages = [{"role": "user", "content": "list the files"}]
+    turn = start_generation(result.model, result.tokenizer, messages,
+                            Sampling(max_new_tokens=64, seed=0)).result()
+    assert turn.fields is not None, turn.raw
