@@ -23,6 +23,7 @@ def ask(args: argparse.Namespace) -> int:
     from core.chat import SYSTEM_PROMPT
     from core.generate import Sampling, start_generation
     from core.models import ModelLoadError, load_or_explain
+    from grammars.constraint import constraint_for
 
     try:
         loaded = load_or_explain(
@@ -37,6 +38,8 @@ def ask(args: argparse.Namespace) -> int:
             "· DEMO MODEL: random weights; what follows is noise shaped by the grammar",
             file=sys.stderr,
         )
+    _progress("preparing the turn grammar for this tokenizer")
+    constraint_for(loaded.tokenizer)  # once per tokenizer: a second or so on a big vocabulary
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": args.prompt},
