@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import inspect
 import json
 import os
 import re
@@ -85,33 +84,17 @@ NAIVE_PREFIX = re.compile(
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _takes(function: Any, name: str) -> bool:
-    try:
-        return name in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 class Grammar:
-    """A freshly compiled `TurnConstraint` and the budget its matchers enforce.
-
-    The budget has moved between the constraint (`TurnConstraint(tokenizer, budget)`) and the
-    matcher (`constraint.matcher(budget)`) as the grammar evolved: this takes whichever is there.
-    """
+    """A freshly compiled `TurnConstraint` and the budget its matchers enforce."""
 
     def __init__(self, tokenizer: Any, budget: Budget):
         self.budget = budget
-        if _takes(TurnConstraint, "budget"):
-            self.constraint = TurnConstraint(tokenizer, budget)
-            self._args: tuple = ()
-        else:
-            self.constraint = TurnConstraint(tokenizer)
-            self._args = (budget,)
+        self.constraint = TurnConstraint(tokenizer)
         self.vocab_size = self.constraint.vocab_size
         self.eos_token_id = self.constraint.eos_token_id
 
     def matcher(self) -> Any:
-        return self.constraint.matcher(*self._args)
+        return self.constraint.matcher(self.budget)
 
 
 def now() -> float:
@@ -370,14 +353,10 @@ def generation_ratio(model: Any, tokenizer: Any, runs: int, tokens: int) -> dict
         {"role": "system", "content": "You are a careful Python assistant."},
         {"role": "user", "content": "Read data.csv and plot the second column against the first."},
     ]
-    # A cache of compiled constraints, where `start_generation` still takes one.
-    extra = {"constraints": {}} if _takes(start_generation, "constraints") else {}
 
     def one(constrained: bool, seed: int, max_new_tokens: int) -> Any:
         sampling = Sampling(max_new_tokens=max_new_tokens, temperature=1.0, seed=seed)
-        generation = start_generation(
-            model, tokenizer, messages, sampling, constrained=constrained, **extra
-        )
+        generation = start_generation(model, tokenizer, messages, sampling, constrained=constrained)
         return generation.result()
 
     one(True, 0, 64)  # warm-up: first-call costs of generate, and the grammar compiled
@@ -483,16 +462,12 @@ def outlines_build(model: Any, tokenizer: Any, budget: Budget) -> dict[str, Any]
         started = now()
         wrapped = outlines.from_transformers(model, tokenizer)
         wrapped_s = now() - started
-        # The budget has been an argument of `outlines_type`, and is not any more.
-        make_type = (
-            (lambda: outlines_type(budget)) if _takes(outlines_type, "budget") else outlines_type
-        )
-        output_type = make_type()
+        output_type = outlines_type()
         started = now()
         generator = outlines.Generator(wrapped, output_type, backend="llguidance")
         build_s = now() - started
         started = now()
-        generator = outlines.Generator(wrapped, make_type(), backend="llguidance")
+        generator = outlines.Generator(wrapped, outlines_type(), backend="llguidance")
         build_again_s = now() - started
         result: dict[str, Any] = {
             "wrap_s": wrapped_s,

@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.tiny_model import quiet_progress_bars
+
 Progress = Callable[[str], None]
 
 
@@ -270,7 +272,7 @@ def _fetch(
         # transformers 5.17's Auto classes do not pass local_files_only on to their check for an
         # adapter_config.json, which then asks the hub (and retries for ~25 s when offline).
         local["adapter_kwargs"] = {"local_files_only": True}
-    with _quiet(), _explained(model_id):
+    with quiet_progress_bars(), _explained(model_id):
         try:
             return load(source, **local, **kwargs)
         except OSError:
@@ -478,7 +480,7 @@ def _apply_adapter(model: Any, folder: Path, adapter: str, model_id: str) -> Any
     from peft import PeftModel
 
     try:
-        with _quiet():
+        with quiet_progress_bars():
             return PeftModel.from_pretrained(model, str(folder), is_trainable=False)
     except (ValueError, KeyError, RuntimeError, OSError) as error:  # shapes or modules differ
         raise ModelLoadError(
@@ -500,17 +502,3 @@ def _label(
 
 def _first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0]
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    # transformers 5 draws a tqdm bar for every weight load: noise in a TUI.
-    from transformers.utils import logging
-
-    was_enabled = logging.is_progress_bar_enabled()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            logging.enable_progress_bar()

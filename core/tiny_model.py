@@ -111,7 +111,7 @@ def build_tiny_model(spec: TinySpec = TinySpec(), cache_dir: str | Path | None =
     tmp.chmod(0o755)  # mkdtemp's 0700 would survive the rename
     try:
         tokenizer = _build_tokenizer(spec)
-        with _quiet():
+        with quiet_progress_bars():
             _build_model(spec, tokenizer).save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         # Written last: its presence is what marks a folder as complete.
@@ -137,7 +137,7 @@ def load_tiny_model(
 
     folder = build_tiny_model(spec, cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    with _quiet():
+    with quiet_progress_bars():
         model = AutoModelForCausalLM.from_pretrained(
             folder, local_files_only=True, dtype=torch.float32
         )
@@ -145,7 +145,8 @@ def load_tiny_model(
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_progress_bars() -> Iterator[None]:
+    """transformers' progress bars off for the duration (they garble a TUI and test logs)."""
     # transformers 5 draws tqdm bars for one-shard saves and loads: noise in a TUI or a test log.
     from transformers.utils import logging
 
