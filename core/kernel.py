@@ -1,0 +1,483 @@
+"""The Jupyter kernel runner: approved code runs here, and nothing it does may hang the caller.
+
+`KernelRunner` starts a kernel (by default an ipykernel of this very Python, from a kernel spec
+the runner writes itself; any installed spec by name; or an already running kernel through its
+connection file), runs code with jupyter_client's async API and streams what it prints. Every
+execution ends with a `core.events.Result`: ok, error, interrupted, timeout or died, with its
+duration and execution count. Faults are the runner's job:
+
+- interrupt on request (the kernel keeps its state);
+- a timeout that interrupts, then restarts the kernel if the interrupt does not take;
+- a dead kernel, noticed by polling its process (or heartbeat) and restarted; the caller hears of
+  it through `on_kernel_event` so that the model can be told its variables are gone;
+- output floods, capped inside the kernel (`core.kernel_setup`) and again here;
+- `input()`, refused: requests never allow stdin.
+
+It knows nothing of sessions or the UI; `core.replay` re-runs a branch's cells.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import queue
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.events import KernelEvent, Result
+from core.kernel_setup import setup_code
+
+SPEC_NAME = "kyzel-python"
+_KERNEL_NOTE = re.compile(r"\[\.\.\. (\d+) characters of output cut \.\.\.\]")
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
+
+
+class KernelError(RuntimeError):
+    """The kernel cannot be started or reached; the message says what to do."""
+
+
+@dataclass
+class KernelConfig:
+    kernel_name: str | None = None
+    """An installed kernel spec; None: an ipykernel of this Python (a spec the runner writes)."""
+    existing: str | None = None
+    """The connection file of a kernel that is already running (maybe on another machine)."""
+    cwd: str | None = None
+    timeout: float = 120.0
+    """Seconds one execution may take before it is interrupted."""
+    interrupt_grace: float = 5.0
+    """Seconds an interrupt gets to take before the kernel is restarted."""
+    output_cap: int = 20_000
+    """Characters of output kept from the start of an execution."""
+    tail_cap: int = 5_000
+    """Characters kept from the end of what was cut."""
+    hard_cap: int = 2_000_000
+    """Printing more than this interrupts the code."""
+    startup_timeout: float = 60.0
+    spec_dir: str | None = None
+    """Where the runner writes its own kernel spec (default: a temporary folder)."""
+    log_file: str | None = None
+    """Where the kernel's own stdout and stderr go (default: nowhere)."""
+
+
+@dataclass
+class OutputEvent:
+    """One piece of output as it arrives, for the screen."""
+
+    kind: str
+    """"stream", "result", "display", "error" or "clear"."""
+    text: str = ""
+    name: str = ""
+    """For streams: "stdout" or "stderr"."""
+    mime: str = ""
+    data: bytes | None = None
+
+
+@dataclass
+class _Collector:
+    """Gathers one execution's outputs into the fields of a `Result`, within the caps."""
+
+    config: KernelConfig
+    put_blob: Callable[[bytes, str], str] | None
+    on_output: Callable[[OutputEvent], None] | None
+    limit: int = 0
+    """Characters kept from the start; past the kernel's own cap when it has one."""
+    output: str = ""
+    tail: str = ""
+    cut: int = 0
+    clear_pending: bool = False
+    error: dict[str, Any] | None = None
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    displays: dict[str, int] = field(default_factory=dict)
+
+    def emit(self, event: OutputEvent) -> None:
+        if self.on_output is not None:
+            self.on_output(event)
+
+    def add_text(self, text: str) -> None:
+        if self.clear_pending:
+            self.output, self.tail, self.clear_pending = "", "", False
+        room = self.limit - len(self.output)
+        if room > 0:
+            self.output += text[:room]
+            text = text[room:]
+        if text:
+            self.tail = (self.tail + text)[-self.config.tail_cap :]
+            self.cut += len(text)
+
+    def truncated(self) -> int:
+        """Characters cut here and, as its notes say, inside the kernel."""
+        return self.cut + sum(int(n) for n in _KERNEL_NOTE.findall(self.output + self.tail))
+
+    def text(self) -> str:
+        if not self.cut:
+            return self.output
+        hidden = self.cut - len(self.tail)
+        return f"{self.output}\n[... {hidden} characters of output cut ...]\n{self.tail}"
+
+    def handle(self, kind: str, content: dict[str, Any]) -> None:
+        if kind == "stream":
+            self.add_text(content.get("text", ""))
+            self.emit(OutputEvent("stream", content.get("text", ""), name=content.get("name", "")))
+        elif kind in ("execute_result", "display_data", "update_display_data"):
+            self.rich(kind, content)
+        elif kind == "error":
+            self.error = {
+                "name": content.get("ename", ""),
+                "value": content.get("evalue", ""),
+                "traceback": content.get("traceback", []),
+            }
+            self.emit(OutputEvent("error", "\n".join(self.error["traceback"])))
+        elif kind == "clear_output":
+            if content.get("wait"):
+                self.clear_pending = True
+            else:
+                self.output, self.tail = "", ""
+            self.emit(OutputEvent("clear"))
+
+    def rich(self, kind: str, content: dict[str, Any]) -> None:
+        data = content.get("data", {})
+        entry: dict[str, Any] | None = None
+        for mime in IMAGE_TYPES:
+            if mime in data:
+                raw = data[mime]
+                blob = raw.encode() if mime == "image/svg+xml" else base64.b64decode(raw)
+                sha = self.put_blob(blob, mime) if self.put_blob else None
+                entry = {"mime": mime, "blob": sha} if sha else {"mime": mime, "size": len(blob)}
+                text = f"[{mime} {_image_size(blob, mime)}]"
+                self.emit(OutputEvent("display", text, mime=mime, data=blob))
+                break
+        else:
+            text = str(data.get("text/plain", ""))
+            entry = {"mime": "text/plain", "text": text}
+            self.emit(OutputEvent("result" if kind == "execute_result" else "display", text))
+        display_id = content.get("transient", {}).get("display_id")
+        if kind == "update_display_data" and display_id in self.displays:
+            self.outputs[self.displays[display_id]] = entry
+            return
+        if display_id:
+            self.displays[display_id] = len(self.outputs)
+        self.outputs.append(entry)
+        self.add_text(text if text.endswith("\n") else text + "\n")
+
+
+def _image_size(blob: bytes, mime: str) -> str:
+    if mime == "image/png" and blob[:8] == b"\x89PNG\r\n\x1a\n" and len(blob) >= 24:
+        width, height = int.from_bytes(blob[16:20]), int.from_bytes(blob[20:24])
+        return f"{width}x{height}, {len(blob) // 1024 or 1} KiB"
+    return f"{len(blob) // 1024 or 1} KiB"
+
+
+def write_kernel_spec(folder: Path) -> Path:
+    """A kernel spec for an ipykernel of this Python, so that nobody has to install one."""
+    spec = folder / SPEC_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python (kyzel-tui)",
+                "language": "python",
+                "metadata": {"debugger": False},
+            }
+        )
+    )
+    return folder
+
+
+class KernelRunner:
+    """One kernel, started on demand, that runs code and survives what the code does."""
+
+    def __init__(
+        self,
+        config: KernelConfig | None = None,
+        *,
+        put_blob: Callable[[bytes, str], str] | None = None,
+        on_kernel_event: Callable[[KernelEvent], None] | None = None,
+    ):
+        self.config = config or KernelConfig()
+        self.put_blob = put_blob
+        self.on_kernel_event = on_kernel_event
+        self.state = "stopped"
+        """stopped, starting, idle, busy or dead."""
+        self.manager: Any = None
+        self.client: Any = None
+        self.capped_in_kernel = False
+        self._interrupt_requested = False
+        self._log: Any = None
+        self._spec_tmp: Any = None
+
+    @property
+    def attached(self) -> bool:
+        return self.config.existing is not None
+
+    def _event(self, state: str, detail: str = "") -> None:
+        if self.on_kernel_event is not None:
+            self.on_kernel_event(KernelEvent(state, detail))  # type: ignore[arg-type]
+
+    async def start(self) -> None:
+        self.state = "starting"
+        try:
+            if self.attached:
+                await self._attach()
+            else:
+                await self._launch()
+            await self._setup()
+        except KernelError:
+            self.state = "dead"
+            raise
+        self.state = "idle"
+        self._event("started", self._describe())
+
+    def _describe(self) -> str:
+        if self.attached:
+            return f"attached to {self.config.existing}"
+        return f"kernel {self.config.kernel_name or SPEC_NAME}"
+
+    async def _launch(self) -> None:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+        from jupyter_client.manager import AsyncKernelManager
+
+        if self.config.kernel_name is None:
+            folder = self.config.spec_dir
+            if folder is None:
+                import tempfile
+
+                self._spec_tmp = tempfile.TemporaryDirectory(prefix="kyzel-kernelspec-")
+                folder = self._spec_tmp.name
+            specs = KernelSpecManager(kernel_dirs=[str(write_kernel_spec(Path(folder)))])
+            self.manager = AsyncKernelManager(kernel_name=SPEC_NAME, kernel_spec_manager=specs)
+        else:
+            self.manager = AsyncKernelManager(kernel_name=self.config.kernel_name)
+        sink = open(self.config.log_file, "ab") if self.config.log_file else open(os.devnull, "wb")
+        self._log = sink
+        env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "PYTHONUNBUFFERED": "1"}
+        try:
+            await self.manager.start_kernel(stdout=sink, stderr=sink, cwd=self.config.cwd, env=env)
+        except NoSuchKernel:
+            raise KernelError(
+                f"no kernel named {self.config.kernel_name!r}: `jupyter kernelspec list` shows the "
+                "installed ones; leave out --kernel to use the built-in Python kernel"
+            ) from None
+        except (OSError, RuntimeError) as error:
+            raise KernelError(f"the kernel did not start: {error}") from error
+        self.client = self.manager.client()
+        self.client.start_channels()
+        await self._wait_ready()
+
+    async def _attach(self) -> None:
+        from jupyter_client.asynchronous.client import AsyncKernelClient
+
+        path = Path(self.config.existing).expanduser()
+        if not path.exists():
+            raise KernelError(f"no connection file at {path}: start the kernel and pass its file")
+        self.client = AsyncKernelClient()
+        try:
+            self.client.load_connection_file(str(path))
+        except (ValueError, KeyError, json.JSONDecodeError) as error:
+            raise KernelError(f"{path} is not a kernel connection file: {error}") from None
+        self.client.start_channels()
+        await self._wait_ready()
+
+    async def _wait_ready(self) -> None:
+        try:
+            await self.client.wait_for_ready(timeout=self.config.startup_timeout)
+        except (RuntimeError, TimeoutError) as error:
+            await self._close_quietly()
+            raise KernelError(
+                f"the kernel did not answer within {self.config.startup_timeout:.0f} s ({error}); "
+                "check that ipykernel works in this environment (`python -m ipykernel --version`)"
+            ) from None
+
+    async def _setup(self) -> None:
+        """Install the in-kernel caps where the kernel is IPython; elsewhere the caps here do."""
+        info = await self._request("kernel_info", {})
+        language = info.get("content", {}).get("language_info", {}).get("name", "")
+        if language != "python":
+            return
+        c = self.config
+        reply = await self._run_silently(setup_code(c.output_cap, c.tail_cap, c.hard_cap))
+        self.capped_in_kernel = reply.get("status") == "ok"
+
+    async def _request(self, kind: str, content: dict) -> dict:
+        message = self.client.session.msg(f"{kind}_request", content)
+        self.client.shell_channel.send(message)
+        return await self._reply(message["header"]["msg_id"], self.config.startup_timeout)
+
+    async def _reply(self, msg_id: str, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                reply = await self.client.get_shell_msg(
+                    timeout=max(0.05, deadline - time.monotonic())
+                )
+            except queue.Empty:
+                raise KernelError("the kernel stopped answering") from None
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return reply
+
+    async def _run_silently(self, code: str) -> dict:
+        msg_id = self.client.execute(code, silent=True, store_history=False, allow_stdin=False)
+        return (await self._reply(msg_id, self.config.startup_timeout)).get("content", {})
+
+    async def alive(self) -> bool:
+        if self.client is None:
+            return False
+        if self.manager is not None:
+            return bool(await self.manager.is_alive())
+        return bool(self.client.hb_channel.is_beating())
+
+    async def interrupt(self) -> None:
+        """Interrupt the running code; the kernel and its variables stay."""
+        if self.client is None:
+            return
+        self._interrupt_requested = True
+        if self.manager is not None:
+            await self.manager.interrupt_kernel()
+        else:
+            self.client.control_channel.send(self.client.session.msg("interrupt_request", {}))
+
+    async def restart(self, reason: str = "") -> None:
+        """A fresh kernel: every variable is gone (the caller's `on_kernel_event` hears it)."""
+        if self.attached:
+            raise KernelError(
+                "the attached kernel cannot be restarted from here: restart it "
+                "where it runs, then attach again"
+            )
+        self.state = "starting"
+        await self.manager.restart_kernel(now=True)
+        await self._wait_ready()
+        await self._setup()
+        self.state = "idle"
+        self._event("restarted", reason)
+
+    async def execute(
+        self, code: str, on_output: Callable[[OutputEvent], None] | None = None
+    ) -> Result:
+        """Run `code`; stream its outputs to `on_output`; always come back with a `Result`."""
+        if self.client is None:
+            await self.start()
+        limit = self.config.output_cap
+        if self.capped_in_kernel:  # room for the kernel's own note and tail after its cap
+            limit += self.config.tail_cap + 1000
+        collector = _Collector(self.config, self.put_blob, on_output, limit)
+        self._interrupt_requested = False
+        self.state = "busy"
+        started = time.monotonic()
+        msg_id = self.client.execute(code, allow_stdin=False, store_history=True)
+        status = await self._follow(msg_id, collector, started)
+        duration = time.monotonic() - started
+        count = None
+        if status in ("ok", "timeout"):
+            content = (await self._reply(msg_id, 10.0)).get("content", {})
+            count = content.get("execution_count")
+            if status == "ok":
+                status = _status(content, collector, self._interrupt_requested)
+        if status in ("died", "stuck"):
+            await self._recover(status)
+            status = "timeout" if status == "stuck" else status
+        else:
+            self.state = "idle"
+        return Result(
+            status=status,
+            output=collector.text(),
+            error=collector.error,  # type: ignore[arg-type]
+            outputs=collector.outputs,
+            execution_count=count,
+            duration=duration,
+            truncated=collector.truncated(),
+        )
+
+    async def _follow(self, msg_id: str, collector: _Collector, started: float) -> str:
+        """Read the execution's messages until the kernel is idle; the fault, if any."""
+        interrupted_at: float | None = None
+        while True:
+            try:
+                message = await self.client.get_iopub_msg(timeout=0.2)
+            except queue.Empty:
+                if not await self.alive():
+                    return "died"
+                now = time.monotonic()
+                if interrupted_at is None and now - started > self.config.timeout:
+                    interrupted_at = now
+                    await self.interrupt()
+                elif (
+                    interrupted_at is not None
+                    and now - interrupted_at > self.config.interrupt_grace
+                ):
+                    return "stuck"  # the interrupt did not take
+                continue
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind == "status" and content.get("execution_state") == "idle":
+                return "timeout" if interrupted_at is not None else "ok"
+            collector.handle(kind, content)
+            if interrupted_at is None and time.monotonic() - started > self.config.timeout:
+                interrupted_at = time.monotonic()
+                await self.interrupt()
+
+    async def _recover(self, status: str) -> None:
+        if status == "died":
+            self._event("died", "the kernel process ended while the code ran")
+        if self.attached:
+            self.state = "dead"
+            return
+        reason = (
+            "the code ignored an interrupt after its timeout"
+            if status == "stuck"
+            else ("after the kernel died")
+        )
+        await self.restart(reason)
+
+    async def _close_quietly(self) -> None:
+        if self.client is not None:
+            self.client.stop_channels()
+        if self.manager is not None:
+            try:
+                await self.manager.shutdown_kernel(now=True)
+            except Exception:  # a kernel that is already gone has nothing to shut down
+                pass
+
+    async def shutdown(self) -> None:
+        await self._close_quietly()
+        self.client = self.manager = None
+        self.state = "stopped"
+        if self._log is not None:
+            self._log.close()
+        if self._spec_tmp is not None:
+            self._spec_tmp.cleanup()
+
+
+def _status(content: dict, collector: _Collector, interrupt_requested: bool) -> str:
+    if content.get("status") == "ok" and collector.error is None:
+        return "ok"
+    name = (collector.error or {}).get("name") or content.get("ename", "")
+    if name == "KeyboardInterrupt":
+        return "interrupted"
+    if collector.error is None:
+        collector.error = {
+            "name": name,
+            "value": content.get("evalue", ""),
+            "traceback": content.get("traceback", []),
+        }
+    if name == "StdinNotImplementedError":
+        collector.error["value"] = (
+            "input() and getpass() are not available: the code runs in a kernel without a "
+            "keyboard. Put the value in the code instead."
+        )
+    return "interrupted" if interrupt_requested and name == "" else "error"
+
+
+async def wait_idle(runner: KernelRunner, timeout: float = 5.0) -> None:
+    """Wait until the runner is not busy (for callers that interrupt from elsewhere)."""
+    deadline = time.monotonic() + timeout
+    while runner.state == "busy" and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
