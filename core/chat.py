@@ -8,7 +8,7 @@ messages, because they come from outside the model. The tokenizer's chat templat
 from __future__ import annotations
 
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
-from core.text import strip_ansi
+from core.text import safe_text
 from grammars.turn import render_parts
 
 RENDER_VERSION = 1
@@ -35,14 +35,27 @@ def turn_text(turn: Turn) -> str:
 
 def result_text(result: Result, budget: int = RESULT_BUDGET) -> str:
     """A result as the model sees it: plain text, no escape sequences, within a budget."""
-    output = strip_ansi(result.output)
+    output = safe_text(result.output)  # also drops escapes the output cap cut in half
     if result.error and result.error.get("name"):
-        output += f"\n{result.error['name']}: {strip_ansi(str(result.error.get('value', '')))}"
+        output += "\n" + condensed_traceback(result.error)
     if len(output) > budget:
         head, tail = output[: budget * 2 // 3], output[-budget // 3 :]
         output = f"{head}\n[... {len(output) - len(head) - len(tail)} characters cut ...]\n{tail}"
     status = "" if result.status == "ok" else f' status="{result.status}"'
-    return f"<result{status}>\n{output.strip()}\n</result>"
+    body = output.strip("\n").rstrip()  # leading spaces of the first line are data (tables)
+    return f"<result{status}>\n{body}\n</result>"
+
+
+def condensed_traceback(error: dict, keep: int = 2) -> str:
+    """An exception for the model: the last `keep` frames and the message, without colours."""
+    frames = [safe_text(str(part)).strip("\n") for part in error.get("traceback") or []]
+    frames = [f for f in frames if f and not set(f) <= set("-")]  # IPython's rule of dashes
+    message = f"{error.get('name', '')}: {safe_text(str(error.get('value', '')))}"
+    name = error.get("name") or "\0"
+    body = frames[:-1] if frames and frames[-1].startswith(name) else frames  # the message line
+    if len(body) > keep:
+        body = [f"[... {len(body) - keep} earlier frames ...]"] + body[-keep:]
+    return "\n".join(body + [message])
 
 
 def kernel_text(event: KernelEvent) -> str:

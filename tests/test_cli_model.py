@@ -22,21 +22,31 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
-    return {**os.environ, "PYTHONPATH": str(ROOT), "KYZEL_HOME": str(home),
-            "KYZEL_TINY_CACHE": str(tmp_path_factory.mktemp("tiny-cache"))}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "KYZEL_HOME": str(home),
+        "KYZEL_TINY_CACHE": str(tmp_path_factory.mktemp("tiny-cache")),
+    }
 
 
 def kyzel(env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kyzel_tui", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "kyzel_tui", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_ask_demo_prints_a_valid_turn_as_json(env):
     result = kyzel(env, "ask", "list files", "--demo", "--max-new-tokens", "48", "--json")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    code_or_answer = {"code": answer["code"]} if answer["code"] is not None else {
-        "answer": answer["answer"]}
+    code_or_answer = (
+        {"code": answer["code"]} if answer["code"] is not None else {"answer": answer["answer"]}
+    )
     assert render(TurnFields(answer["thought"], **code_or_answer)) == answer["raw"]
     assert 0 < answer["stats"]["output_tokens"] <= 48
     assert "DEMO" in result.stderr and "random" in answer["model"]
@@ -77,8 +87,9 @@ def test_lint_reports_each_refused_turn_with_its_position(env, tmp_path):
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert any("turn T2: refused at character 52" in line for line in lines), result.stdout
-    assert any("turn T3: refused at character" in line and "text after the end" in line
-               for line in lines), result.stdout
+    assert any(
+        "turn T3: refused at character" in line and "text after the end" in line for line in lines
+    ), result.stdout
     assert "turn T1" not in result.stdout
     assert lines[-1].startswith("3 turns checked") and "2 refused" in lines[-1]
 

@@ -379,6 +379,7 @@ def test_four_bit_on_cuda(tmp_path: Path) -> None:
     from core.generate import Sampling, start_generation
 
     messages = [{"role": "user", "content": "list the files"}]
-    turn = start_generation(result.model, result.tokenizer, messages,
-                            Sampling(max_new_tokens=64, seed=0)).result()
+    turn = start_generation(
+        result.model, result.tokenizer, messages, Sampling(max_new_tokens=64, seed=0)
+    ).result()
     assert turn.fields is not None, turn.raw

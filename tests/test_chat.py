@@ -1,0 +1,62 @@
+"""Rendering a session path to chat messages: what the model sees."""
+
+from __future__ import annotations
+
+from core.chat import SYSTEM_PROMPT, condensed_traceback, path_messages, result_text
+from core.events import Event, KernelEvent, Result, Turn, UserMessage
+
+
+def node(i: int, body, parent=None) -> Event:
+    return Event(f"E{i}", "S", parent, body, float(i))
+
+
+def test_a_path_becomes_alternating_chat_messages():
+    path = [
+        node(0, UserMessage("plot sales")),
+        node(1, Turn("look first", code="df.head()"), "E0"),
+        node(2, Result(output="   a  b\n0  1  2"), "E1"),
+        node(3, KernelEvent("died"), "E2"),
+        node(4, UserMessage("and use seaborn"), "E3"),
+        node(5, Turn("done", answer="Here it is."), "E4"),
+    ]
+    messages = path_messages(path, rejections={})
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant"]
+    assert messages[0]["content"] == SYSTEM_PROMPT
+    assert messages[2]["content"] == "<thought>look first</thought>\n<code>df.head()</code>"
+    user = messages[3]["content"]
+    assert user.startswith("<result>\n   a  b\n0  1  2\n</result>")
+    assert "The kernel died: every variable" in user and user.endswith("and use seaborn")
+    assert messages[4]["content"] == "<thought>done</thought>\n<answer>Here it is.</answer>"
+
+
+def test_a_rejected_turn_tells_the_model_why():
+    path = [node(0, UserMessage("go")), node(1, Turn("t", code="rm -rf /"), "E0")]
+    messages = path_messages(path, rejections={"E1": "never delete things"})
+    assert messages[-1] == {
+        "role": "user",
+        "content": "The user did not run this code. Reason: never delete things",
+    }
+
+
+def test_results_are_plain_and_within_budget():
+    result = Result(
+        status="error",
+        output="\x1b[1mbold\x1b[0m\r\n" + "y" * 10_000,
+        error={"name": "ValueError", "value": "no", "traceback": ["ValueError: no"]},
+    )
+    text = result_text(result, budget=500)
+    assert text.startswith('<result status="error">\nbold\n')
+    assert "characters cut" in text and text.endswith("ValueError: no\n</result>")
+    assert len(text) < 700
+
+
+def test_long_tracebacks_are_condensed():
+    error = {
+        "name": "KeyError",
+        "value": "'x'",
+        "traceback": ["\x1b[0;31m----\x1b[0m"]
+        + [f"frame {i}" for i in range(9)]
+        + ["\x1b[0;31mKeyError\x1b[0m: 'x'"],
+    }
+    lines = condensed_traceback(error).splitlines()
+    assert lines == ["[... 7 earlier frames ...]", "frame 7", "frame 8", "KeyError: 'x'"]
