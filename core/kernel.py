@@ -61,6 +61,8 @@ class KernelConfig:
     hard_cap: int = 2_000_000
     """Printing more than this interrupts the code."""
     startup_timeout: float = 60.0
+    cap_in_kernel: bool = True
+    """Install the caps inside IPython kernels (off: only this side caps, after the transfer)."""
     spec_dir: str | None = None
     """Where the runner writes its own kernel spec (default: a temporary folder)."""
     log_file: str | None = None
@@ -300,7 +302,7 @@ class KernelRunner:
         """Install the in-kernel caps where the kernel is IPython; elsewhere the caps here do."""
         info = await self._request("kernel_info", {})
         language = info.get("content", {}).get("language_info", {}).get("name", "")
-        if language != "python":
+        if language != "python" or not self.config.cap_in_kernel:
             return
         c = self.config
         reply = await self._run_silently(setup_code(c.output_cap, c.tail_cap, c.hard_cap))
