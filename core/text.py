@@ -13,7 +13,7 @@ _ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
     r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
-    r"|\x1b[@-Z\\-_]"
+    r"|\x1b[0-~]"
     r"|[\x9b][0-?]*[ -/]*[@-~]"
     r"|[\x9d][^\x07\x9c]*[\x07\x9c]?"
 )
@@ -23,6 +23,25 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def strip_ansi(text: str) -> str:
     """`text` without terminal escape sequences (colours, cursor moves, titles, hyperlinks)."""
     return _ESCAPES.sub("", text)
+
+
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+
+
+def colours_only(text: str) -> str:
+    """`text` keeping its colour codes (SGR) and nothing else that a terminal would obey.
+
+    For showing kernel output as the user expects it (a red traceback stays red) while a cursor
+    move, a screen clear, a title change or a hyperlink never reaches the terminal.
+    """
+    kept: list[str] = []
+    position = 0
+    for match in _SGR.finditer(text):
+        kept.append(safe_text(text[position : match.start()]))
+        kept.append(match.group())
+        position = match.end()
+    kept.append(safe_text(text[position:]))
+    return "".join(kept)
 
 
 def safe_text(text: str) -> str:
