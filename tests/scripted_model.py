@@ -13,23 +13,30 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def scripted(model, tokenizer, text: str, on_step=None):
-    """While active, `model` writes `text` then EOS. `on_step(n)` is called before each step."""
+def scripted(model, tokenizer, text: str | list[str], on_step=None):
+    """While active, `model` writes `text` then EOS. `on_step(n)` is called before each step.
+
+    With a list, each generation (each prompt fed whole) writes the next text of the list.
+    """
+    texts = [text] if isinstance(text, str) else list(text)
     from grammars.constraint import ll_tokenizer
 
     ll = ll_tokenizer(tokenizer)
     special = set(tokenizer.all_special_ids)
     pieces = {ll.decode_bytes([i]): i for i in range(ll.vocab_size) if i not in special}
     longest = max(map(len, pieces))
-    script = text.encode("utf-8")
     fed: list[int] = []
-    calls = {"n": 0}
+    calls = {"n": 0, "script": -1}
 
     def hook(module, args, kwargs, output):
         input_ids = kwargs.get("input_ids", args[0] if args else None)
-        if calls["n"]:
+        if input_ids.shape[-1] > 1:  # a whole prompt: a new generation starts
+            calls["script"] = min(calls["script"] + 1, len(texts) - 1)
+            fed.clear()
+        else:
             fed.extend(int(t) for t in input_ids[0].tolist())
         calls["n"] += 1
+        script = texts[calls["script"]].encode("utf-8")
         if on_step is not None:
             on_step(calls["n"] - 1)
         written = ll.decode_bytes(fed)
