@@ -29,6 +29,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kyzel-tui {__version__}")
     _add_home(parser)
+    app = parser.add_argument_group("the app (kyzel-tui with no command)")
+    which = app.add_mutually_exclusive_group()
+    which.add_argument(
+        "--model",
+        dest="app_model",
+        metavar="ID|PATH",
+        help="a hub id or a local folder (default: chosen by hardware)",
+    )
+    which.add_argument(
+        "--demo",
+        dest="app_demo",
+        action="store_true",
+        help="the built-in tiny random model: no download, output is noise",
+    )
+    app.add_argument(
+        "--adapter", dest="app_adapter", metavar="PATH", help="a LoRA adapter to load on the model"
+    )
+    where = app.add_mutually_exclusive_group()
+    where.add_argument(
+        "--session",
+        dest="app_session",
+        metavar="ID",
+        help="open this session (id, id prefix or title)",
+    )
+    where.add_argument(
+        "--new", dest="app_new", action="store_true", help="start a new session (the default)"
+    )
+    app.add_argument(
+        "--auto",
+        dest="app_auto",
+        action="store_true",
+        help="run code without asking (always shown in the status bar)",
+    )
+    kernel = app.add_mutually_exclusive_group()
+    kernel.add_argument(
+        "--kernel",
+        dest="app_kernel",
+        metavar="NAME",
+        help="an installed Jupyter kernel spec (default: this Python)",
+    )
+    kernel.add_argument(
+        "--existing",
+        dest="app_existing",
+        metavar="FILE",
+        help="attach to a running kernel through its connection file",
+    )
+    app.add_argument("--temperature", dest="app_temperature", type=float, default=0.7)
+    app.add_argument("--max-new-tokens", dest="app_max_new_tokens", type=int, default=1024)
+    app.add_argument(
+        "--timeout",
+        dest="app_timeout",
+        type=float,
+        default=120.0,
+        help="seconds one code cell may run before it is interrupted (default 120)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sessions = sub.add_parser("sessions", help="list sessions, newest first")
@@ -51,9 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse files larger than this (default 32 MiB)",
     )
 
-    exp = sub.add_parser("export", help="write a session as XML")
+    exp = sub.add_parser("export", help="write a session as XML or as a Jupyter notebook")
     exp.add_argument("session", metavar="SESSION", help="id, unique id prefix, or exact title")
     exp.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
+    exp.add_argument(
+        "--format",
+        choices=("xml", "ipynb"),
+        help="xml (default; ipynb when FILE ends with .ipynb), or ipynb: the current branch "
+        "as a notebook",
+    )
     scope = exp.add_mutually_exclusive_group()
     scope.add_argument(
         "--tree", dest="branch", action="store_false", help="every branch (the default)"
@@ -64,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only the path from the first event to the head",
     )
+    exp.set_defaults(branch=None)  # None: neither given, so --tree can be told from the default
 
     rename = sub.add_parser("rename", help="give a session a new title")
     rename.add_argument("session", metavar="SESSION")
@@ -126,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        return run_app(args)
     if args.command in ("ask", "lint"):
         from kyzel_tui import model_commands
 
@@ -135,6 +196,34 @@ def main(argv: list[str] | None = None) -> int:
     from kyzel_tui import store_commands
 
     return store_commands.run(args)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    from core.generate import Sampling
+    from core.kernel import KernelConfig
+    from core.store import StoreError
+    from kyzel_tui.app import make_app
+    from kyzel_tui.config import AppConfig
+
+    config = AppConfig(
+        home=args.home,
+        model=args.app_model,
+        adapter=args.app_adapter,
+        demo=args.app_demo,
+        session=args.app_session,
+        auto=args.app_auto,
+        kernel=KernelConfig(
+            kernel_name=args.app_kernel, existing=args.app_existing, timeout=args.app_timeout
+        ),
+        sampling=Sampling(temperature=args.app_temperature, max_new_tokens=args.app_max_new_tokens),
+    )
+    try:
+        app = make_app(config)
+    except StoreError as error:
+        print(f"kyzel-tui: {error}", file=sys.stderr)
+        return 1
+    app.run()
+    return app.return_code or 0
 
 
 if __name__ == "__main__":

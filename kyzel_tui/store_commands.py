@@ -92,16 +92,35 @@ def import_files(store: Store, args: argparse.Namespace) -> int:
 
 def export_session(store: Store, args: argparse.Namespace) -> int:
     from core.session import Session
-    from core.xml_write import session_to_xml
 
+    output: Path | None = args.output
+    fmt = getattr(args, "format", None)
+    if fmt is None:
+        fmt = "ipynb" if output is not None and output.suffix.lower() == ".ipynb" else "xml"
+    branch = getattr(args, "branch", None)
+    if fmt == "ipynb" and branch is False:
+        print(
+            "kyzel-tui: a notebook holds one branch, so --tree cannot be exported as ipynb: "
+            "drop --tree to export the current branch, or use --format xml for every branch",
+            file=sys.stderr,
+        )
+        return 2
     session = Session.open(store, store.resolve(args.session))
-    text = session_to_xml(session.info, session.tree, branch_only=args.branch, blob=store.blob)
-    if args.output is None:
+    if fmt == "ipynb":
+        from core.notebook import session_to_notebook
+
+        text = session_to_notebook(session.info, session.tree, blob=store.blob)
+        scope = "the current branch as a notebook"
+    else:
+        from core.xml_write import session_to_xml
+
+        text = session_to_xml(session.info, session.tree, branch_only=bool(branch), blob=store.blob)
+        scope = "the current branch" if branch else "every branch"
+    if output is None:
         sys.stdout.write(text)
         return 0
-    _write_atomically(args.output, text)
-    scope = "the current branch" if args.branch else "every branch"
-    print(f"exported {session.id} ({scope}) to {args.output}", file=sys.stderr)
+    _write_atomically(output, text)
+    print(f"exported {session.id} ({scope}) to {output}", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,58 @@
+"""What the app is started with, and the user's key bindings from the config file.
+
+The config file is `config.toml` in the data folder (`--home`, `KYZEL_HOME` or the platform's
+user data directory). Its `[keys]` table rebinds any action by its id, for example:
+
+    [keys]
+    run = "enter,y"
+    retry = "R"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.generate import Sampling
+from core.kernel import KernelConfig
+from core.store import default_home
+
+CONFIG_NAME = "config.toml"
+
+
+@dataclass
+class AppConfig:
+    home: Path | None = None
+    model: str | None = None
+    adapter: str | None = None
+    demo: bool = False
+    session: str | None = None
+    """Open this session (id, id prefix or title); default: a new one on the first message."""
+    auto: bool = False
+    kernel: KernelConfig = field(default_factory=KernelConfig)
+    sampling: Sampling = field(default_factory=Sampling)
+    model_loader: Callable[[Callable[[str], None]], Any] | None = None
+    """Loads the model (given a progress callback); tests hand in the tiny one."""
+    keymap: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.home).expanduser() if self.home else default_home()
+
+
+def read_keymap(folder: Path) -> tuple[dict[str, str], str | None]:
+    """The `[keys]` table of the config file, and an error to show if the file is broken."""
+    path = folder / CONFIG_NAME
+    if not path.exists():
+        return {}, None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        return {}, f"{path}: {error}; the default keys are used"
+    keys = data.get("keys", {})
+    if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+        return {}, f'{path}: [keys] must map action names to key strings like "enter,y"'
+    return dict(keys), None
