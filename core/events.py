@@ -128,16 +128,30 @@ class HeadMove:
     kind = "head"
 
 
-EventBody = UserMessage | Turn | Result | Verdict | KernelEvent | HeadMove
+@dataclass
+class Exclusion:
+    """Keep a turn, or the whole session, out of training (or, `excluded=False`, back in).
+
+    On a turn it is about that turn; with `scope="session"` it sits on a root and covers all.
+    """
+
+    scope: Literal["session", "turn"] = "turn"
+    excluded: bool = True
+    reason: str = ""
+    kind = "exclude"
+
+
+EventBody = UserMessage | Turn | Result | Verdict | KernelEvent | HeadMove | Exclusion
 
 BODY_TYPES: dict[str, type] = {
-    cls.kind: cls for cls in (UserMessage, Turn, Result, Verdict, KernelEvent, HeadMove)
+    cls.kind: cls
+    for cls in (UserMessage, Turn, Result, Verdict, KernelEvent, HeadMove, Exclusion)
 }
 _FIELD_NAMES = {
     kind: frozenset(f.name for f in dataclasses.fields(cls)) for kind, cls in BODY_TYPES.items()
 }
 NODE_KINDS = frozenset({"user", "turn", "result", "kernel"})
-ANNOTATION_KINDS = frozenset({"verdict", "head"})
+ANNOTATION_KINDS = frozenset({"verdict", "head", "exclude"})
 
 
 class Event:

@@ -150,5 +150,15 @@ class SessionTree:
         ratings = [v.value for v in self.verdicts(turn_id) if v.value in ("up", "down")]
         return ratings[-1] if ratings else None
 
+    def excluded(self, turn_id: str) -> bool:
+        """Whether the user keeps this turn (or its whole session) out of training."""
+        for event_id in (turn_id, *self.roots()):
+            marks = [e.body for e in self._annotations.get(event_id, ()) if e.kind == "exclude"]
+            if event_id != turn_id:
+                marks = [m for m in marks if m.scope == "session"]
+            if marks and marks[-1].excluded:
+                return True
+        return False
+
     def turns(self) -> list[Event]:
         return [e for e in self.events.values() if e.kind == "turn"]
