@@ -74,6 +74,29 @@ def three_sessions(store: Store) -> None:
     add_session(store, "S3", "train a model", 1_700_200_000, ("fit a regression", "now plot it"))
 
 
+# The confirmation
+
+
+@pytest.mark.parametrize(
+    ("keys", "answer"),
+    [
+        (["y"], True),
+        (["enter"], True),
+        (["n"], False),
+        (["escape"], False),
+        (["tab", "enter"], False),
+    ],
+)
+async def test_confirm_keys(keys, answer):
+    app = Host(lambda: ConfirmScreen("Delete [bold]it[/]?"))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert str(app.screen.query_one("#question", Static).render()) == "Delete [bold]it[/]?"
+        await pilot.press(*keys)
+        await pilot.pause()
+        assert app.dismissed is answer
+
+
 # The session browser
 
 
@@ -472,16 +495,20 @@ class TestSessionsSnapshots:
     def test_list(self, snap_compare, store, utc):
         three_sessions(store)
         add_session(store, "S0", "[bold]x[/] [@click=app.quit]quit[/]", 1_699_900_000)
-        assert snap_compare(Host(lambda: SessionsScreen(store, current="S2")), (100, 16))
+        assert snap_compare(
+            Host(lambda: SessionsScreen(store, current="S2")), terminal_size=(100, 16)
+        )
 
     def test_delete_question(self, snap_compare, store, utc):
         """The delete question over the list, naming the session and its event count."""
         three_sessions(store)
-        assert snap_compare(Host(lambda: SessionsScreen(store)), (100, 16), press=["d"])
+        assert snap_compare(
+            Host(lambda: SessionsScreen(store)), terminal_size=(100, 16), press=["d"]
+        )
 
     def test_empty_store(self, snap_compare, store, utc):
         """An empty store: a boxed note saying to type a message or `kyzel-tui import FILE`."""
-        assert snap_compare(Host(lambda: SessionsScreen(store)), (100, 16))
+        assert snap_compare(Host(lambda: SessionsScreen(store)), terminal_size=(100, 16))
 
 
 class TestBranchSnapshots:
@@ -495,4 +522,4 @@ class TestBranchSnapshots:
 
     def test_tree(self, snap_compare, store):
         tree = snapshot_branching(store)
-        assert snap_compare(Host(lambda: BranchScreen(tree)), (100, 14))
+        assert snap_compare(Host(lambda: BranchScreen(tree)), terminal_size=(100, 14))

@@ -51,7 +51,7 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", tooltip="Answer no", id="confirm.no"),
     ]
 
-    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str, *, yes: str = "Yes (y)", no: str = "No (n)") -> None:
         super().__init__()
         self.question = question
         self.yes = yes
@@ -65,7 +65,8 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(Text(self.no), variant="primary", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        # Yes has focus so that enter answers yes, as the binding says; tab, enter answers no.
+        self.query_one("#yes", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
