@@ -42,11 +42,12 @@ from core.events import Event, EventBody, KernelEvent, Result, Turn, UserMessage
 from core.ids import new_id
 from core.store import SessionInfo, Store, StoreError
 from core.tree import SessionTree
+from core.xml_kyzel import KyzelReader
+from core.xml_recover import KNOWN as _KNOWN
+from core.xml_recover import recover_text
 from core.xml_write import FORMAT
 
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
-_TURN_PARTS = ("thought", "action")
-_KNOWN = {"msg", "thought", "action", "code", "answer", "result", "resume_from", "kernel"}
 
 
 class XmlImportError(ValueError):
@@ -87,7 +88,7 @@ def parse_session(
     fixes: list[str] = []
     _refuse_dtd(data, name)
     if recover:
-        data, fixes = _recover(data, name)
+        data, fixes = recover_text(data, name)
     root = _parse(data, name)
     reader = _Reader(name, default_time or time.time())
     parsed = reader.read(root)
@@ -131,57 +132,6 @@ def _parse(data: bytes, name: str):
         reason = re.sub(r", line \d+, column \d+$", "", error.msg or "not well-formed XML")
         raise XmlImportError(f"{name}:{line}:{col}: {reason}") from None
     return root
-
-
-_TAG = re.compile(
-    r"<(?:/?(?:session|events|blobs|blob|" + "|".join(sorted(_KNOWN)) + r")(?=[\s/>])[^<>]*>"
-    r"|!--.*?-->|!\[CDATA\[.*?\]\]>|\?.*?\?>|!DOCTYPE)",
-    re.S,
-)
-_ENTITY = re.compile(r"&(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);")
-
-
-def _recover(data: bytes, name: str) -> tuple[bytes, list[str]]:
-    """Escape stray `&`, `<` and `]]>` in bodies; return the fixed bytes and the fixes made."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        col = error.start - data.rfind(b"\n", 0, error.start)
-        raise XmlImportError(f"{name}:{line}:{col}: not valid UTF-8 ({error.reason})") from None
-    out: list[str] = []
-    fixes: list[str] = []
-    line, line_start, i = 1, 0, 0
-    while i < len(text):
-        char = text[i]
-        if char == "\n":
-            line, line_start = line + 1, i + 1
-        elif char == "<":
-            tag = _TAG.match(text, i)
-            if tag:
-                out.append(tag.group())
-                line += tag.group().count("\n")
-                if "\n" in tag.group():
-                    line_start = i + tag.group().rfind("\n") + 1
-                i = tag.end()
-                continue
-            fixes.append(f"{name}:{line}:{i - line_start + 1}: escaped a stray '<' as &lt;")
-            out.append("&lt;")
-            i += 1
-            continue
-        elif char == "&" and not _ENTITY.match(text, i):
-            fixes.append(f"{name}:{line}:{i - line_start + 1}: escaped a stray '&' as &amp;")
-            out.append("&amp;")
-            i += 1
-            continue
-        elif text.startswith("]]>", i):
-            fixes.append(f"{name}:{line}:{i - line_start + 1}: escaped ']]>' outside CDATA")
-            out.append("]]&gt;")
-            i += 3
-            continue
-        out.append(char)
-        i += 1
-    return "".join(out).encode("utf-8"), fixes
 
 
 def _float(value: str | None, where: str) -> float | None:
@@ -233,7 +183,7 @@ class _Reader:
         if ours:
             _OursReader(self).read(events_el)
         else:
-            _KyzelReader(self).read(events_el)
+            KyzelReader(self).read(events_el)
         head = root.get("head") if ours and root.get("head") else None
         if head is not None and (head not in self.by_id or not self.by_id[head].is_node):
             self.fail(root, f"head={head!r} is not an event of this session")
@@ -389,106 +339,6 @@ class _OursReader:
         for value, reason in verdicts:
             verdict = self.body(thought_el, Verdict, value=value, reason=reason)
             self.r.add(thought_el, event.id, verdict, at=event.at)
-
-
-class _KyzelReader:
-    """The kyzel dialect: a flat element list, mapped to events as the module docstring says."""
-
-    def __init__(self, reader: _Reader):
-        self.r = reader
-        self.cursor: str | None = None
-        self.parts: list[tuple[str, str]] = []
-        self.parts_el = None
-        self.part_ids: list[str] = []
-        self.awaiting_result: Event | None = None
-
-    def read(self, events_el) -> None:
-        for el in events_el:
-            if not isinstance(el.tag, str):
-                continue
-            getattr(self, f"on_{el.tag}")(el)
-        self.flush()
-
-    def emit(self, el, body: EventBody) -> Event:
-        event = self.r.add(el, self.cursor, body)
-        for element_id in self.part_ids + [el.get("id")]:
-            if element_id:
-                self.r.element_ids[element_id] = event.id
-        self.cursor = event.id
-        return event
-
-    def flush(self, answer: str | None = None, el=None) -> None:
-        """Close a run of assistant texts with no code as a turn with an answer."""
-        if not self.parts and answer is None:
-            return
-        parts = list(self.parts)
-        if answer is None:
-            answer = parts.pop()[1] if parts and parts[-1][0] == "msg" else ""
-        thought = "\n\n".join(text for _, text in parts)
-        self.emit(
-            el if el is not None else self.parts_el, Turn(thought, answer=answer, origin="imported")
-        )
-        self.parts, self.parts_el, self.part_ids, self.awaiting_result = [], None, [], None
-
-    def on_msg(self, el) -> None:
-        sender = el.get("from", "user")
-        if sender == "assistant":
-            self.add_part(el, "msg")
-        elif sender == "user":
-            self.flush()
-            self.awaiting_result = None
-            self.emit(el, UserMessage((el.text or "").strip()))
-        else:
-            self.r.fail(el, f'<msg from="{sender}">: expected from="user" or from="assistant"')
-
-    def add_part(self, el, kind: str) -> None:
-        if self.parts_el is None:
-            self.parts_el = el
-        self.part_ids.append(el.get("id"))
-        self.parts.append((kind, (el.text or "").strip()))
-        self.awaiting_result = None
-
-    def on_thought(self, el) -> None:
-        self.add_part(el, "thought")
-
-    def on_action(self, el) -> None:
-        self.add_part(el, "action")
-
-    def on_code(self, el) -> None:
-        thought = "\n\n".join(text for _, text in self.parts)
-        code = (el.text or "").strip("\r\n").rstrip()
-        turn = self.emit(el, Turn(thought, code=code, origin="imported"))
-        self.parts, self.parts_el, self.part_ids = [], None, []
-        self.awaiting_result = turn
-
-    def on_answer(self, el) -> None:
-        self.flush(answer=(el.text or "").strip(), el=el)
-
-    def on_result(self, el) -> None:
-        turn = self.awaiting_result
-        if turn is None:
-            self.r.fail(el, "<result> must follow the <code> it is the result of")
-        output = (el.text or "").strip("\r\n").rstrip()
-        self.emit(el, Result(status="ok", output=output))
-        self.r.add(el, turn.id, Verdict("accepted"), at=turn.at)
-        self.awaiting_result = None
-
-    def on_kernel(self, el) -> None:
-        self.flush()
-        self.emit(
-            el, KernelEvent(state=el.get("state", "restarted"), detail=(el.text or "").strip())
-        )
-
-    def on_resume_from(self, el) -> None:
-        target = el.get("from_event_id")
-        if not target:
-            self.r.fail(el, "<resume_from> needs a from_event_id attribute")
-        self.flush()
-        event_id = self.r.element_ids.get(target)
-        if not event_id:
-            self.r.fail(el, f"from_event_id={target!r} names no earlier element with that id")
-        self.cursor = event_id
-        self.awaiting_result = None
 
 
 def import_session(store: Store, parsed: ParsedSession) -> tuple[SessionInfo, bool]:
