@@ -19,24 +19,23 @@ It knows nothing of sessions or the UI; `core.replay` re-runs a branch's cells.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import queue
-import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.events import KernelEvent, Result
+from core.kernel_output import Collector, OutputEvent
 from core.kernel_setup import setup_code
 
+__all__ = ["KernelConfig", "KernelError", "KernelRunner", "OutputEvent", "write_kernel_spec"]
+
 SPEC_NAME = "kyzel-python"
-_KERNEL_NOTE = re.compile(r"\[\.\.\. (\d+) characters of output cut \.\.\.\]")
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 
 
 class KernelError(RuntimeError):
@@ -67,114 +66,6 @@ class KernelConfig:
     """Where the runner writes its own kernel spec (default: a temporary folder)."""
     log_file: str | None = None
     """Where the kernel's own stdout and stderr go (default: nowhere)."""
-
-
-@dataclass
-class OutputEvent:
-    """One piece of output as it arrives, for the screen."""
-
-    kind: str
-    """"stream", "result", "display", "error" or "clear"."""
-    text: str = ""
-    name: str = ""
-    """For streams: "stdout" or "stderr"."""
-    mime: str = ""
-    data: bytes | None = None
-
-
-@dataclass
-class _Collector:
-    """Gathers one execution's outputs into the fields of a `Result`, within the caps."""
-
-    config: KernelConfig
-    put_blob: Callable[[bytes, str], str] | None
-    on_output: Callable[[OutputEvent], None] | None
-    limit: int = 0
-    """Characters kept from the start; past the kernel's own cap when it has one."""
-    output: str = ""
-    tail: str = ""
-    cut: int = 0
-    clear_pending: bool = False
-    error: dict[str, Any] | None = None
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    displays: dict[str, int] = field(default_factory=dict)
-
-    def emit(self, event: OutputEvent) -> None:
-        if self.on_output is not None:
-            self.on_output(event)
-
-    def add_text(self, text: str) -> None:
-        if self.clear_pending:
-            self.output, self.tail, self.clear_pending = "", "", False
-        room = self.limit - len(self.output)
-        if room > 0:
-            self.output += text[:room]
-            text = text[room:]
-        if text:
-            self.tail = (self.tail + text)[-self.config.tail_cap :]
-            self.cut += len(text)
-
-    def truncated(self) -> int:
-        """Characters cut here and, as its notes say, inside the kernel."""
-        return self.cut + sum(int(n) for n in _KERNEL_NOTE.findall(self.output + self.tail))
-
-    def text(self) -> str:
-        if not self.cut:
-            return self.output
-        hidden = self.cut - len(self.tail)
-        return f"{self.output}\n[... {hidden} characters of output cut ...]\n{self.tail}"
-
-    def handle(self, kind: str, content: dict[str, Any]) -> None:
-        if kind == "stream":
-            self.add_text(content.get("text", ""))
-            self.emit(OutputEvent("stream", content.get("text", ""), name=content.get("name", "")))
-        elif kind in ("execute_result", "display_data", "update_display_data"):
-            self.rich(kind, content)
-        elif kind == "error":
-            self.error = {
-                "name": content.get("ename", ""),
-                "value": content.get("evalue", ""),
-                "traceback": content.get("traceback", []),
-            }
-            self.emit(OutputEvent("error", "\n".join(self.error["traceback"])))
-        elif kind == "clear_output":
-            if content.get("wait"):
-                self.clear_pending = True
-            else:
-                self.output, self.tail = "", ""
-            self.emit(OutputEvent("clear"))
-
-    def rich(self, kind: str, content: dict[str, Any]) -> None:
-        data = content.get("data", {})
-        entry: dict[str, Any] | None = None
-        for mime in IMAGE_TYPES:
-            if mime in data:
-                raw = data[mime]
-                blob = raw.encode() if mime == "image/svg+xml" else base64.b64decode(raw)
-                sha = self.put_blob(blob, mime) if self.put_blob else None
-                entry = {"mime": mime, "blob": sha} if sha else {"mime": mime, "size": len(blob)}
-                text = f"[{mime} {_image_size(blob, mime)}]"
-                self.emit(OutputEvent("display", text, mime=mime, data=blob))
-                break
-        else:
-            text = str(data.get("text/plain", ""))
-            entry = {"mime": "text/plain", "text": text}
-            self.emit(OutputEvent("result" if kind == "execute_result" else "display", text))
-        display_id = content.get("transient", {}).get("display_id")
-        if kind == "update_display_data" and display_id in self.displays:
-            self.outputs[self.displays[display_id]] = entry
-            return
-        if display_id:
-            self.displays[display_id] = len(self.outputs)
-        self.outputs.append(entry)
-        self.add_text(text if text.endswith("\n") else text + "\n")
-
-
-def _image_size(blob: bytes, mime: str) -> str:
-    if mime == "image/png" and blob[:8] == b"\x89PNG\r\n\x1a\n" and len(blob) >= 24:
-        width, height = int.from_bytes(blob[16:20]), int.from_bytes(blob[20:24])
-        return f"{width}x{height}, {len(blob) // 1024 or 1} KiB"
-    return f"{len(blob) // 1024 or 1} KiB"
 
 
 def write_kernel_spec(folder: Path) -> Path:
@@ -369,7 +260,7 @@ class KernelRunner:
         limit = self.config.output_cap
         if self.capped_in_kernel:  # room for the kernel's own note and tail after its cap
             limit += self.config.tail_cap + 1000
-        collector = _Collector(self.config, self.put_blob, on_output, limit)
+        collector = Collector(self.config, self.put_blob, on_output, limit)
         self._interrupt_requested = False
         self.state = "busy"
         started = time.monotonic()
@@ -397,7 +288,7 @@ class KernelRunner:
             truncated=collector.truncated(),
         )
 
-    async def _follow(self, msg_id: str, collector: _Collector, started: float) -> str:
+    async def _follow(self, msg_id: str, collector: Collector, started: float) -> str:
         """Read the execution's messages until the kernel is idle; the fault, if any."""
         interrupted_at: float | None = None
         while True:
@@ -458,7 +349,7 @@ class KernelRunner:
             self._spec_tmp.cleanup()
 
 
-def _status(content: dict, collector: _Collector, interrupt_requested: bool) -> str:
+def _status(content: dict, collector: Collector, interrupt_requested: bool) -> str:
     if content.get("status") == "ok" and collector.error is None:
         return "ok"
     name = (collector.error or {}).get("name") or content.get("ename", "")
