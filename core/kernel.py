@@ -18,7 +18,6 @@ It knows nothing of sessions or the UI; `core.replay` re-runs a branch's cells.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import queue
@@ -367,10 +366,3 @@ def _status(content: dict, collector: Collector, interrupt_requested: bool) -> s
             "keyboard. Put the value in the code instead."
         )
     return "interrupted" if interrupt_requested and name == "" else "error"
-
-
-async def wait_idle(runner: KernelRunner, timeout: float = 5.0) -> None:
-    """Wait until the runner is not busy (for callers that interrupt from elsewhere)."""
-    deadline = time.monotonic() + timeout
-    while runner.state == "busy" and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
