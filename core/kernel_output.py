@@ -75,8 +75,10 @@ class Collector:
 
     def handle(self, kind: str, content: dict[str, Any]) -> None:
         if kind == "stream":
-            self.add_text(content.get("text", ""))
-            self.emit(OutputEvent("stream", content.get("text", ""), name=content.get("name", "")))
+            # Shell commands (`!ls`) print through a pty, which ends lines with \r\n.
+            text = content.get("text", "").replace("\r\n", "\n")
+            self.add_text(text)
+            self.emit(OutputEvent("stream", text, name=content.get("name", "")))
         elif kind in ("execute_result", "display_data", "update_display_data"):
             self.rich(kind, content)
         elif kind == "error":
