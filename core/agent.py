@@ -100,12 +100,20 @@ class Agent:
         if self.model is None:
             raise RuntimeError("no model is loaded yet")
         upto = self.tree.head if parent is HEAD else parent
-        return start_generation(self.model.model, self.model.tokenizer, self.messages(upto),
-                                self.config.sampling, prefix=prefix)
+        return start_generation(
+            self.model.model,
+            self.model.tokenizer,
+            self.messages(upto),
+            self.config.sampling,
+            prefix=prefix,
+        )
 
     def finish_turn(
-        self, generated: GeneratedTurn, parent: str | None | object = HEAD,
-        origin: str = "generated", source: str | None = None,
+        self,
+        generated: GeneratedTurn,
+        parent: str | None | object = HEAD,
+        origin: str = "generated",
+        source: str | None = None,
     ) -> Event | None:
         """Store a finished generation as a turn; a cancelled one is not a model turn."""
         if generated.cancelled or generated.fields is None:
@@ -117,13 +125,22 @@ class Agent:
             "sampling": generated.settings,
             "stats": generated.stats.as_dict(),
         }
-        turn = Turn(fields.thought, code=fields.code, answer=fields.answer,
-                    origin=origin, source=source, meta=meta)  # type: ignore[arg-type]
+        turn = Turn(
+            fields.thought,
+            code=fields.code,
+            answer=fields.answer,
+            origin=origin,
+            source=source,
+            meta=meta,
+        )  # type: ignore[arg-type]
         return self.session.append(turn, parent=parent)
 
     def generate_turn(
-        self, parent: str | None | object = HEAD, prefix: str = "",
-        on_text: Callable[[str], None] | None = None, source: str | None = None,
+        self,
+        parent: str | None | object = HEAD,
+        prefix: str = "",
+        on_text: Callable[[str], None] | None = None,
+        source: str | None = None,
     ) -> Event | None:
         """Generate and store one turn, blocking (for threads and scripts).
 
@@ -170,8 +187,9 @@ class Agent:
         self._kernel_events.clear()
         return stored
 
-    def edit(self, turn_id: str, thought: str, code: str | None = None,
-             answer: str | None = None) -> Event:
+    def edit(
+        self, turn_id: str, thought: str, code: str | None = None, answer: str | None = None
+    ) -> Event:
         """An edited copy of a turn, as its sibling; it becomes the head (pending)."""
         original = self.tree.node(turn_id)
         turn = Turn(thought, code=code, answer=answer, origin="edited", source=turn_id)
@@ -198,8 +216,11 @@ class Agent:
         if event.state == "started" and not self.tree.nodes():
             return  # a new session: there was no earlier kernel state to lose
         if event.state == "started":
-            event = KernelEvent("restarted", "a new kernel for this session: earlier variables "
-                                "are gone", meta={"reason": "session opened"})
+            event = KernelEvent(
+                "restarted",
+                "a new kernel for this session: earlier variables are gone",
+                meta={"reason": "session opened"},
+            )
         if self._running:
             self._kernel_events.append(event)
         else:

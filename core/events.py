@@ -144,8 +144,7 @@ class Exclusion:
 EventBody = UserMessage | Turn | Result | Verdict | KernelEvent | HeadMove | Exclusion
 
 BODY_TYPES: dict[str, type] = {
-    cls.kind: cls
-    for cls in (UserMessage, Turn, Result, Verdict, KernelEvent, HeadMove, Exclusion)
+    cls.kind: cls for cls in (UserMessage, Turn, Result, Verdict, KernelEvent, HeadMove, Exclusion)
 }
 _FIELD_NAMES = {
     kind: frozenset(f.name for f in dataclasses.fields(cls)) for kind, cls in BODY_TYPES.items()

@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the built-in tiny random model: no download, output is noise",
     )
     app.add_argument(
-        "--adapter", dest="app_adapter", metavar="PATH", help="a LoRA adapter to load on the model"
+        "--adapter",
+        dest="app_adapter",
+        metavar="RUN|PATH",
+        help="a LoRA adapter: latest (the newest for this model), a run id, or a folder",
     )
     where = app.add_mutually_exclusive_group()
     where.add_argument(
@@ -84,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=120.0,
         help="seconds one code cell may run before it is interrupted (default 120)",
     )
+    _add_training_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sessions = sub.add_parser("sessions", help="list sessions, newest first")
@@ -165,9 +169,85 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--recover", action="store_true", help="read hand-edited files leniently")
     _add_model_options(lint, what="whose tokenizer the grammar is checked with")
 
-    for child in (sessions, imp, exp, rename, delete, ask, lint):
+    adapters = sub.add_parser("adapters", help="list trained adapters, newest first")
+    adapters.add_argument("--delete", metavar="RUN", help="delete this adapter (run id or prefix)")
+    adapters.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    exclude = sub.add_parser("exclude", help="keep a session, or one turn of it, out of training")
+    exclude.add_argument("session", metavar="SESSION", help="id, unique id prefix, or exact title")
+    exclude.add_argument("--turn", metavar="ID", help="only this turn (id or unique prefix)")
+    exclude.add_argument("--undo", action="store_true", help="let it back into training")
+    exclude.add_argument("--reason", metavar="TEXT", help="why (kept with the mark)")
+
+    evaluate = sub.add_parser(
+        "eval", help="evaluate an adapter on the held-out sessions, without and with it"
+    )
+    evaluate.add_argument(
+        "--adapter", required=True, metavar="RUN|PATH", help="latest, a run id, or a folder"
+    )
+    _add_model_options(evaluate, what="the adapter was trained on (default: the adapter's own)")
+    evaluate.add_argument(
+        "--sessions", nargs="+", metavar="ID", help="evaluate on these sessions instead"
+    )
+    evaluate.add_argument(
+        "--set", dest="train_set", action="append", metavar="KEY=VALUE", help="a [train] setting"
+    )
+
+    for child in (sessions, imp, exp, rename, delete, ask, lint, adapters, exclude, evaluate):
         _add_home(child, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    train = parser.add_argument_group(
+        "training (kyzel-tui --train; --model or --demo choose the base model)"
+    )
+    train.add_argument(
+        "--train",
+        action="store_true",
+        help="build datasets from your corrections and train a LoRA adapter (instead of the app)",
+    )
+    train.add_argument(
+        "--dry-run",
+        dest="train_dry_run",
+        action="store_true",
+        help="with --train: build and show the datasets, train nothing",
+    )
+    train.add_argument(
+        "--review",
+        dest="train_review",
+        action="store_true",
+        help="with --train: list every session and turn that would be trained on",
+    )
+    train.add_argument(
+        "--sessions",
+        dest="train_sessions",
+        nargs="+",
+        metavar="ID",
+        help="only these stored sessions (the curated examples join unless --no-examples)",
+    )
+    train.add_argument("--epochs", dest="train_epochs", type=float, metavar="N")
+    train.add_argument("--lr", dest="train_lr", type=float, metavar="X", help="SFT learning rate")
+    train.add_argument("--lora-r", dest="train_lora_r", type=int, metavar="N", help="LoRA rank")
+    train.add_argument(
+        "--max-steps", dest="train_max_steps", type=int, metavar="N", help="per stage"
+    )
+    train.add_argument(
+        "--eval-share", dest="train_eval_share", type=float, metavar="F", help="held-out share"
+    )
+    train.add_argument(
+        "--no-examples",
+        dest="train_no_examples",
+        action="store_true",
+        help="leave out the curated example sessions",
+    )
+    train.add_argument(
+        "--set",
+        dest="train_set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any [train] setting of config.toml, e.g. --set beta=0.2 (repeatable)",
+    )
 
 
 def _add_model_options(parser: argparse.ArgumentParser, what: str = "to use") -> None:
@@ -187,12 +267,30 @@ def _add_model_options(parser: argparse.ArgumentParser, what: str = "to use") ->
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.train:
+        if args.command is not None:
+            parser.error(f"--train runs on its own, not with the {args.command} command")
+        from kyzel_tui import train_commands
+
+        return train_commands.train(args)
     if args.command is None:
+        if args.train_dry_run or args.train_review:
+            parser.error("--dry-run and --review go with --train")
         return run_app(args)
     if args.command in ("ask", "lint"):
         from kyzel_tui import model_commands
 
         return getattr(model_commands, args.command)(args)
+    if args.command == "exclude":
+        from kyzel_tui import data_commands
+
+        return data_commands.exclude(args)
+    if args.command in ("adapters", "eval"):
+        from kyzel_tui import train_commands
+
+        if args.command == "eval":
+            return train_commands.evaluate_adapter(args)
+        return train_commands.adapters(args)
     from kyzel_tui import store_commands
 
     return store_commands.run(args)
@@ -205,10 +303,18 @@ def run_app(args: argparse.Namespace) -> int:
     from kyzel_tui.app import make_app
     from kyzel_tui.config import AppConfig
 
+    adapter = args.app_adapter
+    if adapter is not None:
+        # "latest" and run ids name registry folders: resolved (and checked) before the app starts.
+        from kyzel_tui.train_commands import app_adapter
+
+        adapter = app_adapter(args)
+        if adapter is None:
+            return 1
     config = AppConfig(
         home=args.home,
         model=args.app_model,
-        adapter=args.app_adapter,
+        adapter=adapter,
         demo=args.app_demo,
         session=args.app_session,
         auto=args.app_auto,

@@ -25,10 +25,15 @@ def ask(args: argparse.Namespace) -> int:
     from core.models import ModelLoadError, load_or_explain
     from grammars.constraint import constraint_for
 
+    adapter = args.adapter
+    if adapter is not None:
+        from kyzel_tui.train_commands import adapter_folder, data_home
+
+        adapter = adapter_folder(adapter, args.model, args.demo, data_home(args))
+        if adapter is None:
+            return 1
     try:
-        loaded = load_or_explain(
-            args.model, demo=args.demo, adapter=args.adapter, progress=_progress
-        )
+        loaded = load_or_explain(args.model, demo=args.demo, adapter=adapter, progress=_progress)
     except ModelLoadError as error:
         hint = "" if args.demo or "--demo" in str(error) else " (or run with --demo)"
         print(f"kyzel-tui: {error}{hint}", file=sys.stderr)

@@ -1,0 +1,392 @@
+"""The training commands: `--train` (and `--dry-run`), `adapters`, `eval`, and resolving
+`--adapter latest` for the app before it starts (`--review` and `exclude`: `data_commands`).
+
+`train` builds the datasets from the store (and the curated examples), then, unless asked only to
+review or dry-run, trains SFT and DPO/KTO (`training.trainer`), evaluates before and after
+(`training.evaluate`), registers the adapter (`training.registry`) and prints the loss curve, the
+summary and how to use the adapter. Errors come out as one line that says what to do. torch and
+the training libraries are imported only when a command needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from core.store import Store, StoreError, default_home
+from core.text import one_line
+from training.registry import RegistryError
+from training.settings import TrainError
+
+
+def _progress(message: str) -> None:
+    print(f"· {message}", file=sys.stderr, flush=True)
+
+
+def data_home(args: argparse.Namespace) -> Path:
+    return Path(args.home).expanduser() if args.home else default_home()
+
+
+def demo_base(build: bool = False) -> str:
+    """The demo model's folder, as `core.models.load_demo` names it (built only if asked)."""
+    from core.tiny_model import TinySpec, build_tiny_model, default_cache_dir
+
+    if build:
+        return str(build_tiny_model(TinySpec()))
+    return str(default_cache_dir() / TinySpec().folder_name())
+
+
+def base_model(model: str | None, demo: bool, build: bool = False) -> str:
+    """The model id the app would use for these options."""
+    if demo:
+        return demo_base(build)
+    if model:
+        return model
+    from core.models import default_model_id, detect_hardware
+
+    return default_model_id(detect_hardware())
+
+
+def app_adapter(args: argparse.Namespace) -> str | None:
+    """The folder for the app's `--adapter`, or None after printing why there is none."""
+    return adapter_folder(args.app_adapter, args.app_model, args.app_demo, data_home(args))
+
+
+def adapter_folder(spec: str, model: str | None, demo: bool, home: Path) -> str | None:
+    """A folder for `--adapter SPEC` (latest, a run id, a folder), or None after saying why."""
+    from training.registry import resolve_adapter
+
+    try:
+        if Path(spec).expanduser().is_dir():
+            return spec  # a folder: core.models checks it against the model when loading
+        base = base_model(model, demo)
+        return str(resolve_adapter(home, spec, base, demo_base=demo_base()))
+    except RegistryError as error:
+        print(f"kyzel-tui: {error}", file=sys.stderr)
+        return None
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "epochs": getattr(args, "train_epochs", None),
+        "lr": getattr(args, "train_lr", None),
+        "lora_r": getattr(args, "train_lora_r", None),
+        "max_steps": getattr(args, "train_max_steps", None),
+        "eval_share": getattr(args, "train_eval_share", None),
+        "examples": False if getattr(args, "train_no_examples", False) else None,
+    }
+    for item in getattr(args, "train_set", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise TrainError(f"--set wants KEY=VALUE, not {item!r}")
+        values[key.strip().replace("-", "_")] = value.strip()
+    return values
+
+
+def _collect(home: Path, refs: list[str] | None, examples: bool) -> list[Any]:
+    from training.build import EXAMPLES, collect
+
+    with Store.open(home) as store:
+        ids = [store.resolve(r) for r in refs] if refs else None
+        return collect(store, ids, EXAMPLES if examples else None)
+
+
+def train(args: argparse.Namespace) -> int:
+    """`kyzel-tui --train [--review | --dry-run] ...`."""
+    from core.models import ModelLoadError
+    from training.datasets import MaskError
+
+    try:
+        return _train(args)
+    except (TrainError, StoreError, RegistryError, ModelLoadError, MaskError) as error:
+        print(f"kyzel-tui: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nkyzel-tui: training interrupted; no adapter was saved", file=sys.stderr)
+        return 130
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.build import make_rows
+    from training.settings import load_config
+
+    home = data_home(args)
+    config = load_config(home, _overrides(args))
+    sources = _collect(home, args.train_sessions, config.examples)
+    built = make_rows(sources, config.eval_share)
+    if args.train_review:
+        from kyzel_tui.data_commands import review
+
+        print(review(sources, built))
+        return 0
+    if not args.train_dry_run and not built.rows["sft"]["train"]:
+        raise TrainError(
+            "nothing to train on: accept, edit or rate some turns first "
+            "(`kyzel-tui --train --review` shows what would be used)"
+        )
+    from training.trainer import quiet_datasets
+
+    quiet_datasets()
+    model_id = base_model(args.app_model, args.app_demo, build=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    if args.train_dry_run:
+        from core.models import load_tokenizer
+        from training.build import dry_run, write
+
+        _, tokenizer = load_tokenizer(model_id, progress=_progress)
+        folder = write(built, home / "datasets" / stamp, tokenizer)
+        print(dry_run(built, tokenizer))
+        print(f"\ndatasets written to {folder}; nothing was trained (drop --dry-run to train)")
+        return 0
+    return _full_run(args, home, config, built, model_id, stamp)
+
+
+def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int:
+    from training import registry
+    from training.build import write
+    from training.evaluate import compare, evaluate
+    from training.plot import progress_callback, save_png, text_plot
+    from training.trainer import (
+        add_lora,
+        choose_backend,
+        for_inference,
+        load_for_training,
+        train_preference,
+        train_sft,
+    )
+
+    backend = choose_backend(config)
+    _progress(f"backend: {backend}; base model: {model_id}")
+    trainable = load_for_training(model_id, config, backend, progress=_progress)
+    folder = write(built, home / "datasets" / stamp, trainable.tokenizer)
+    counts = built.manifest["counts"]
+    _progress(
+        f"datasets in {folder}: "
+        + ", ".join(f"{k} {v['train']} train / {v['eval']} eval" for k, v in counts.items())
+    )
+    held = {"sft": built.rows["sft"]["eval"], "preference": built.rows["preference"]["eval"]}
+    measure = {
+        "max_length": config.max_length,
+        "prompts": config.eval_prompts,
+        "max_new_tokens": config.eval_max_new_tokens,
+    }
+    _progress("evaluating the base model on the held-out sessions")
+    with for_inference(trainable, trainable.model) as base:
+        before = evaluate(base, trainable.tokenizer, held, **measure)
+    run_id = registry.new_run_id(home)
+    work = registry.staging(home, run_id)
+    try:
+        model = add_lora(trainable, config)
+        checkpoints = work / "checkpoints"
+        stages = [
+            train_sft(
+                model,
+                trainable,
+                built.rows["sft"]["train"],
+                built.rows["sft"]["eval"],
+                config,
+                checkpoints,
+                [progress_callback("sft")],
+            )
+        ]
+        if config.preference:
+            pref_stage = train_preference(
+                model,
+                trainable,
+                built.rows,
+                config,
+                checkpoints,
+                [progress_callback("pref")],
+            )
+            if pref_stage is not None:
+                stages.append(pref_stage)
+        _progress("evaluating the adapter on the held-out sessions")
+        with for_inference(trainable, model) as tuned:
+            after = evaluate(tuned, trainable.tokenizer, held, **measure)
+        # The app refuses an adapter whose base is not the model it loads: name it as the app does.
+        model.peft_config["default"].base_model_name_or_path = model_id
+        model.save_pretrained(str(work), selected_adapters=["default"])
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        series = {
+            f"{s.stage} {kind}": points
+            for s in stages
+            for kind, points in (("train", s.train_loss), ("eval", s.eval_loss))
+        }
+        plot = text_plot({k: v for k, v in series.items() if k.startswith("sft")}, title="SFT loss")
+        (work / "loss.txt").write_text(plot + "\n", encoding="utf-8")
+        for s in stages:
+            part = {k: v for k, v in series.items() if k.startswith(s.stage)}
+            save_png(part, work / f"loss-{s.stage}.png", title=f"{s.stage.upper()} loss")
+        (work / "manifest.json").write_text(json.dumps(built.manifest, indent=2), encoding="utf-8")
+        meta = {
+            "base_model": model_id,
+            "created": time.time(),
+            "backend": backend,
+            "device": trainable.device,
+            "quantized": trainable.quantized,
+            "config": vars(config),
+            "datasets": str(folder),
+            "stages": [s.as_dict() for s in stages],
+            "metrics": {"before": before.as_dict(), "after": after.as_dict()},
+            "peak_rss_mib": _peak_rss_mib(),
+            "peak_gpu_mib": _peak_gpu_mib() if trainable.device == "cuda" else None,
+        }
+        final = registry.commit(home, run_id, meta)
+    except BaseException:  # interrupted or failed: no half-written adapter is left behind
+        registry.discard(home, run_id)
+        raise
+    print()
+    print(plot)
+    print()
+    print(_stage_table(stages))
+    print()
+    print(compare(before, after))
+    print()
+    print(f"adapter {run_id} saved in {final} (loss curves: {final}/loss-*.png)")
+    gpu = f", {meta['peak_gpu_mib']:.0f} MiB on the GPU" if meta["peak_gpu_mib"] else ""
+    print(f"peak memory: {meta['peak_rss_mib']:.0f} MiB resident{gpu}")
+    option = "--demo" if args.app_demo else f"--model {model_id}" if args.app_model else ""
+    print(f"use it: kyzel-tui {option + ' ' if option else ''}--adapter latest")
+    return 0
+
+
+def _peak_rss_mib() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20  # KiB on Linux, bytes on macOS
+
+
+def _peak_gpu_mib() -> float:
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 2**20
+
+
+def _stage_table(stages: list[Any]) -> str:
+    from training.plot import table
+
+    rows = [
+        [
+            s.stage,
+            s.rows,
+            s.steps,
+            f"{s.seconds:.1f} s",
+            round(s.tokens_per_second),
+            s.train_loss[-1][1] if s.train_loss else None,
+            s.best_eval_loss,
+            "yes" if s.stopped_early else "no",
+        ]
+        for s in stages
+    ]
+    header = ["stage", "rows", "steps", "time", "tok/s", "last loss", "best eval", "early stop"]
+    return table(header, rows)
+
+
+def adapters(args: argparse.Namespace) -> int:
+    """`kyzel-tui adapters [--delete ID] [--json]`."""
+    from training import registry
+    from training.plot import table
+
+    home = data_home(args)
+    if args.delete:
+        try:
+            info = registry.delete_adapter(home, args.delete)
+        except RegistryError as error:
+            print(f"kyzel-tui: {error}", file=sys.stderr)
+            return 1
+        print(f"deleted adapter {info.run_id} ({info.path})")
+        return 0
+    runs = registry.list_adapters(home)
+    if args.json:
+        for info in runs:
+            print(json.dumps({"path": str(info.path), **info.meta}, ensure_ascii=False))
+        return 0
+    if not runs:
+        print(f"no adapters in {registry.adapters_dir(home)}: train one with `kyzel-tui --train`")
+        return 0
+    rows = []
+    for info in runs:
+        before, after = info.metrics.get("before", {}), info.metrics.get("after", {})
+        stages = "+".join(s.get("stage", "?") for s in info.meta.get("stages", []))
+        base = info.base_model
+        label = "demo" if registry.same_base(base, demo_base()) else one_line(base, 40)
+        rows.append(
+            [
+                info.run_id,
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created)),
+                label,
+                stages,
+                before.get("loss"),
+                after.get("loss"),
+                after.get("preference_accuracy"),
+                after.get("format_share"),
+            ]
+        )
+    header = ["RUN", "CREATED", "BASE", "STAGES", "LOSS BEFORE", "AFTER", "PREF ACC", "FORMAT"]
+    print(table(header, rows))
+    print("\nload one: kyzel-tui --adapter RUN (or latest); remove one: adapters --delete RUN")
+    return 0
+
+
+def evaluate_adapter(args: argparse.Namespace) -> int:
+    """`kyzel-tui eval --adapter X [--demo | --model M]`: the held-out figures, before and after."""
+    from core.models import ModelLoadError
+
+    try:
+        return _evaluate_adapter(args)
+    except (TrainError, StoreError, RegistryError, ModelLoadError) as error:
+        print(f"kyzel-tui: {error}", file=sys.stderr)
+        return 1
+
+
+def _evaluate_adapter(args: argparse.Namespace) -> int:
+    from core.models import load_model
+    from training import registry
+    from training.build import make_rows
+    from training.evaluate import compare, evaluate
+    from training.settings import load_config
+
+    home = data_home(args)
+    config = load_config(home, _overrides(args))
+    spec = args.adapter
+    if args.demo or args.model or spec == "latest" or Path(spec).expanduser().is_dir():
+        base = base_model(args.model, args.demo, build=True)
+    else:
+        base = registry.find(home, spec).base_model  # the adapter knows its own base
+    folder = registry.resolve_adapter(home, spec, base, demo_base=demo_base())
+    loaded = load_model(base, adapter=str(folder), progress=_progress)
+    manifest_file = folder / "manifest.json"
+    held_ids = None
+    if manifest_file.is_file():
+        held_ids = json.loads(manifest_file.read_text()).get("sessions", {}).get("eval")
+    sources = _collect(home, args.sessions, config.examples)
+    if held_ids is not None and not args.sessions:
+        sources = [s for s in sources if s.info.id in set(held_ids)]
+        rows = make_rows(sources, eval_share=0.0).rows  # all of them: they are the held-out ones
+        held = {k: rows[k]["train"] for k in ("sft", "preference")}
+    else:
+        rows = make_rows(sources, config.eval_share).rows
+        held = {k: rows[k]["eval"] for k in ("sft", "preference")}
+    if not held["sft"] and not held["preference"]:
+        raise TrainError("no held-out sessions to evaluate on (were they deleted or excluded?)")
+    measure = {
+        "max_length": config.max_length,
+        "prompts": config.eval_prompts,
+        "max_new_tokens": config.eval_max_new_tokens,
+    }
+    _progress("evaluating without the adapter")
+    with loaded.model.disable_adapter():
+        before = evaluate(loaded.model, loaded.tokenizer, held, **measure)
+    _progress("evaluating with the adapter")
+    after = evaluate(loaded.model, loaded.tokenizer, held, **measure)
+    print(compare(before, after))
+    record = {"at": time.time(), "before": before.as_dict(), "after": after.as_dict()}
+    if (folder / registry.RUN_FILE).is_file():
+        with (folder / "evaluations.jsonl").open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record) + "\n")
+    return 0

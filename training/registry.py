@@ -1,0 +1,192 @@
+"""The adapter registry: every training run's adapter, kept under `<data dir>/adapters/<run id>/`.
+
+A run folder holds the PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`) whose
+`base_model_name_or_path` is the model id the app uses, and beside it `run.json` (run id, base
+model, backend, the settings, per-stage figures, evaluation before and after), `manifest.json`
+(the built data's manifest: which sessions, how many rows, file hashes) and the loss curve as text
+and PNG. A run is written to a hidden staging folder and renamed into place only when complete, so
+a killed run never looks like an adapter.
+
+`resolve_adapter(home, spec, base)` turns what the user typed after `--adapter` ("latest", a run
+id or a unique prefix of one, or a folder) into a folder, refusing a registered adapter that was
+trained on another base model with a message that says which base to use. It knows nothing of
+training or of loading models; only the folders and their JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RUN_FILE = "run.json"
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+class RegistryError(LookupError):
+    """An adapter that cannot be found or used; the message says what to do."""
+
+
+@dataclass
+class AdapterInfo:
+    run_id: str
+    path: Path
+    base_model: str
+    created: float
+    meta: dict[str, Any]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.meta.get("metrics", {})
+
+
+def adapters_dir(home: Path | str) -> Path:
+    return Path(home).expanduser() / "adapters"
+
+
+def new_run_id(home: Path | str, now: float | None = None) -> str:
+    """A readable, time-sortable id not yet taken: `20260102-153045`, then `-2`, `-3`..."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now or time.time()))
+    root = adapters_dir(home)
+    run_id, n = stamp, 1
+    while (root / run_id).exists() or (root / f".tmp-{run_id}").exists():
+        n += 1
+        run_id = f"{stamp}-{n}"
+    return run_id
+
+
+def staging(home: Path | str, run_id: str) -> Path:
+    """The hidden folder a run is written to before `commit` renames it into place."""
+    folder = adapters_dir(home) / f".tmp-{run_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def commit(home: Path | str, run_id: str, meta: dict[str, Any]) -> Path:
+    """Write `run.json` into the staging folder and move it into place as the run's folder."""
+    folder = adapters_dir(home) / f".tmp-{run_id}"
+    if not (folder / ADAPTER_CONFIG).is_file():
+        raise RegistryError(f"run {run_id} has no adapter to register in {folder}")
+    (folder / RUN_FILE).write_text(json.dumps({**meta, "run_id": run_id}, indent=2) + "\n")
+    final = adapters_dir(home) / run_id
+    os.replace(folder, final)
+    return final
+
+
+def discard(home: Path | str, run_id: str) -> None:
+    """Remove a run's staging folder (a failed or interrupted run)."""
+    shutil.rmtree(adapters_dir(home) / f".tmp-{run_id}", ignore_errors=True)
+
+
+def same_base(a: str, b: str) -> bool:
+    """Whether two model ids name the same model: equal, the same folder, or one hub id."""
+    if a == b:
+        return True
+    path_a, path_b = Path(a).expanduser(), Path(b).expanduser()
+    if path_a.is_dir() or path_b.is_dir():
+        return path_a.resolve() == path_b.resolve()
+    local = any(s.startswith(("/", ".", "~")) for s in (a, b))
+    return not local and a.lower() == b.lower()  # hub ids are case-insensitive
+
+
+def _read(folder: Path) -> AdapterInfo | None:
+    try:
+        meta = json.loads((folder / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict):
+        return None
+    base = meta.get("base_model")
+    if not base:
+        try:
+            base = json.loads((folder / ADAPTER_CONFIG).read_text()).get("base_model_name_or_path")
+        except (OSError, ValueError, AttributeError):
+            base = None
+    return AdapterInfo(
+        run_id=folder.name,
+        path=folder,
+        base_model=str(base or "?"),
+        created=float(meta.get("created", folder.stat().st_mtime)),
+        meta=meta,
+    )
+
+
+def list_adapters(home: Path | str) -> list[AdapterInfo]:
+    """Every registered run, newest first (staging folders and strays are skipped)."""
+    root = adapters_dir(home)
+    if not root.is_dir():
+        return []
+    found = [_read(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted((a for a in found if a), key=lambda a: (a.created, a.run_id), reverse=True)
+
+
+def find(home: Path | str, reference: str) -> AdapterInfo:
+    """A run by its id or a unique prefix of it."""
+    runs = list_adapters(home)
+    exact = [a for a in runs if a.run_id == reference]
+    matches = exact or [a for a in runs if a.run_id.startswith(reference)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise RegistryError(
+            f"no adapter {reference!r} in {adapters_dir(home)}: `kyzel-tui adapters` lists them"
+        )
+    raise RegistryError(f"{reference!r} matches {len(matches)} adapters: give more of the id")
+
+
+def delete_adapter(home: Path | str, reference: str) -> AdapterInfo:
+    info = find(home, reference)
+    shutil.rmtree(info.path)
+    return info
+
+
+def _is_demo(base: str, demo_base: str | None) -> bool:
+    return demo_base is not None and same_base(base, demo_base)
+
+
+def _use_hint(base: str, demo_base: str | None) -> str:
+    return "run with --demo" if _is_demo(base, demo_base) else f"run with --model {base}"
+
+
+def resolve_adapter(
+    home: Path | str, spec: str, base_model_id: str, demo_base: str | None = None
+) -> Path:
+    """The adapter folder for `--adapter SPEC` on `base_model_id`.
+
+    SPEC is "latest" (the newest run trained on this base), a run id or a unique prefix of one,
+    or a folder (returned as it is: `core.models` checks its base when it loads it).
+    `demo_base` (the demo model's folder) only makes the messages say `--demo` for it.
+    """
+    if spec != "latest":
+        folder = Path(spec).expanduser()
+        if folder.is_dir() and (folder / ADAPTER_CONFIG).is_file():
+            return folder
+        info = find(home, spec)
+        if not same_base(info.base_model, base_model_id):
+            raise RegistryError(
+                f"adapter {info.run_id} was trained on {info.base_model}, not on "
+                f"{base_model_id}: {_use_hint(info.base_model, demo_base)} to use it"
+            )
+        return info.path
+    runs = list_adapters(home)
+    for info in runs:
+        if same_base(info.base_model, base_model_id):
+            return info.path
+    if not runs:
+        raise RegistryError(
+            f"no adapters yet in {adapters_dir(home)}: train one with `kyzel-tui --train`"
+        )
+    others = sorted({a.base_model for a in runs})
+    named = [
+        "the demo model (--demo)" if _is_demo(b, demo_base) else f"{b} (--model {b})"
+        for b in others[:3]
+    ]
+    raise RegistryError(
+        f"no adapter was trained on {base_model_id}; the adapters here are for "
+        f"{', '.join(named)}: run with that option, or train one for this model with "
+        "`kyzel-tui --train`"
+    )

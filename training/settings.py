@@ -1,0 +1,123 @@
+"""The settings of a training run: defaults for small data, the config file, the command line.
+
+`TrainConfig` holds every setting; `load_config` starts from its defaults, applies the `[train]`
+table of `config.toml` in the data folder, then the command line's overrides (strings from
+`--set KEY=VALUE` are converted to each setting's type), and checks the result. An unknown key or a
+value of the wrong type is a `TrainError` naming the key. It knows nothing of models or data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "config.toml"
+
+
+class TrainError(RuntimeError):
+    """A training run that cannot go ahead; the message says what to do."""
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run. Defaults suit a few dozen corrected sessions on one GPU."""
+
+    epochs: float = 3.0
+    lr: float = 2e-4
+    batch_size: int = 2
+    grad_accum: int = 2
+    max_steps: int = 0
+    """Stop each stage after this many optimizer steps; 0 = run the epochs."""
+    max_length: int = 2048
+    warmup: float = 0.1
+    """Warm-up, as a share of the steps."""
+    scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: str = "all-linear"
+    """"all-linear", or module names separated by commas (q_proj,v_proj)."""
+    eval_share: float = 0.2
+    eval_every: int = 0
+    """Evaluate every N steps; 0 = once an epoch, or four times in a shorter run."""
+    patience: int = 2
+    """Stop after this many evaluations without a lower eval loss; 0 = never."""
+    preference: bool = True
+    """Run DPO (or KTO) after SFT when there are preference pairs (or ratings)."""
+    pref_epochs: float = 1.0
+    pref_lr: float = 5e-5
+    beta: float = 0.1
+    seed: int = 0
+    load_in_4bit: bool = True
+    """On CUDA only; the CPU always trains in float32."""
+    backend: str = "auto"
+    """"auto" (Unsloth on CUDA when installed, else PEFT), "unsloth" or "peft"."""
+    examples: bool = True
+    """Learn from the curated XML sessions in data/sessions too."""
+    eval_prompts: int = 16
+    """At most this many held-out prompts for the format check."""
+    eval_max_new_tokens: int = 256
+
+    def validate(self) -> TrainConfig:
+        checks = [
+            (self.epochs > 0, "epochs must be above 0"),
+            (self.lr > 0 and self.pref_lr > 0, "learning rates must be above 0"),
+            (self.batch_size >= 1 and self.grad_accum >= 1, "batch sizes must be at least 1"),
+            (self.max_steps >= 0, "max_steps must be 0 (no limit) or more"),
+            (self.lora_r >= 1, "lora_r must be at least 1"),
+            (0 <= self.eval_share < 1, "eval_share must be from 0 up to (not including) 1"),
+            (0 <= self.warmup < 1, "warmup is a share of the steps, from 0 up to 1"),
+            (self.backend in ("auto", "unsloth", "peft"), "backend is auto, unsloth or peft"),
+            (self.max_length >= 16, "max_length must be at least 16 tokens"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TrainError(f"training setting: {message}")
+        return self
+
+
+SETTINGS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def coerce(name: str, value: Any) -> Any:
+    """`value` (from TOML or a command-line string) as the type of setting `name`."""
+    if name not in SETTINGS:
+        raise TrainError(f"unknown training setting {name!r}; known: {', '.join(sorted(SETTINGS))}")
+    kind = type(getattr(TrainConfig(), name))
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise TrainError(f"training setting {name} wants true or false, not {value!r}")
+    try:
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise TrainError(
+            f"training setting {name} wants a {kind.__name__}, not {value!r}"
+        ) from None
+
+
+def load_config(home: Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults, then `[train]` of `<home>/config.toml`, then `overrides` (the command line)."""
+    values: dict[str, Any] = {}
+    path = Path(home) / CONFIG_NAME
+    if path.is_file():
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8")).get("train", {})
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise TrainError(f"{path}: {error}") from error
+        if not isinstance(table, dict):
+            raise TrainError(f"{path}: [train] must be a table of settings")
+        values.update({k: coerce(k, v) for k, v in table.items()})
+    values.update({k: coerce(k, v) for k, v in (overrides or {}).items() if v is not None})
+    return TrainConfig(**values).validate()
