@@ -166,7 +166,8 @@ def load_demo(
         progress("preparing the demo model (built once, a few seconds)")
     folder = build_tiny_model(TinySpec(), cache_dir)
     loaded = load_model(str(folder), adapter=adapter, device="cpu", progress=progress)
-    return replace(loaded, demo=True, label=DEMO_LABEL)
+    label = DEMO_LABEL + (f" · adapter {Path(adapter).name}" if adapter else "")
+    return replace(loaded, demo=True, label=label)
 
 
 def load_tokenizer(
