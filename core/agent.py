@@ -52,6 +52,8 @@ class Agent:
         self.config = config or AgentConfig()
         self._running = False
         self._kernel_events: list[KernelEvent] = []
+        # A kernel that starts for a session with a past has lost that past's variables.
+        self._had_history = bool(session.tree.nodes())
         if runner is not None:
             runner.on_kernel_event = self._record_kernel_event
             if runner.put_blob is None:
@@ -93,12 +95,15 @@ class Agent:
 
     def say(self, text: str) -> Event:
         """A user message at the head (also in the middle of a task)."""
+        self._flush_kernel_events()
         return self.session.append(UserMessage(text))
 
     def start_turn(self, parent: str | None | object = HEAD, prefix: str = "") -> Generation:
         """Start generating a turn after `parent` (default: the head); finish with `finish_turn`."""
         if self.model is None:
             raise RuntimeError("no model is loaded yet")
+        if parent is HEAD:
+            self._flush_kernel_events()
         upto = self.tree.head if parent is HEAD else parent
         return start_generation(
             self.model.model,
@@ -182,9 +187,7 @@ class Agent:
             self._running = False
         stored = self.session.append(result, parent=turn_id)
         # What happened to the kernel while the code ran follows the result on the path.
-        for event in self._kernel_events:
-            self.session.append(event)
-        self._kernel_events.clear()
+        self._flush_kernel_events()
         return stored
 
     def edit(
@@ -213,18 +216,25 @@ class Agent:
         return self.session.move_head(event_id, reason="rollback")
 
     def _record_kernel_event(self, event: KernelEvent) -> None:
-        if event.state == "started" and not self.tree.nodes():
-            return  # a new session: there was no earlier kernel state to lose
         if event.state == "started":
+            if not self._had_history:
+                return  # a new session: there was no earlier kernel state to lose
             event = KernelEvent(
                 "restarted",
                 "a new kernel for this session: earlier variables are gone",
                 meta={"reason": "session opened"},
             )
-        if self._running:
+        # Not between a turn and its result, nor under a turn that waits for the user: the
+        # event joins the path at the next step (the result, a message, the next turn).
+        if self._running or self.pending() is not None:
             self._kernel_events.append(event)
         else:
             self.session.append(event)
+
+    def _flush_kernel_events(self) -> None:
+        for event in self._kernel_events:
+            self.session.append(event)
+        self._kernel_events.clear()
 
     # Headless
 

@@ -7,6 +7,9 @@ reporting progress in the status bar.
 
 from __future__ import annotations
 
+import gc
+import threading
+
 from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -36,19 +39,30 @@ class KyzelApp(App):
             AgentConfig(sampling=config.sampling, auto=config.auto),
         )
         self.main: MainScreen | None = None
+        self.keymap: dict[str, str] = {}
+        """Key bindings rebound by the user (binding id -> keys), shown by the help."""
 
     def on_mount(self) -> None:
         keymap, problem = read_keymap(self.config.data_dir)
-        self.set_keymap({**keymap, **self.config.keymap})
+        self.keymap = {**keymap, **self.config.keymap}
+        self.set_keymap(self.keymap)
         if problem:
-            self.notify(problem, severity="warning")
+            self.notify(problem, severity="warning", markup=False)
         self.main = MainScreen(self.agent)
         self.push_screen(self.main)
-        self.load_model(demo=self.config.demo)
-        self.start_kernel()
+        # After the first frame: importing torch in the loading thread holds the interpreter
+        # for a while, and the screen should be up before that starts.
+        self.call_after_refresh(self.load_model, demo=self.config.demo)
+        self.call_after_refresh(self.start_kernel)
 
-    @work(thread=True, exclusive=True, group="model")
     def load_model(self, demo: bool = False) -> None:
+        """Load the model in a daemon thread, reporting to the main screen. Not a thread worker:
+        the app's exit waits for those, and quitting while a model loads must not take seconds."""
+        threading.Thread(
+            target=self._load_model, args=(demo,), daemon=True, name="kyzel-load-model"
+        ).start()
+
+    def _load_model(self, demo: bool) -> None:
         from core.models import ModelLoadError, load_or_explain
 
         def progress(text: str) -> None:
@@ -70,6 +84,10 @@ class KyzelApp(App):
         except Exception as error:  # anything else: say it, keep the app
             self.main.post_message(ModelFailed(f"the model could not be loaded: {error}"))
             return
+        # The model, torch and the tokenizer are millions of long-lived objects: each full
+        # garbage collection walked them all, freezing the screen ~0.2 s at a time. Leave them out.
+        gc.collect()
+        gc.freeze()
         self.main.post_message(ModelReady(model))
 
     @work(exclusive=True, group="kernel")
@@ -86,6 +104,7 @@ class KyzelApp(App):
                 title="kernel",
                 severity="error",
                 timeout=30,
+                markup=False,
             )
             return
         status.kernel = self.runner.state
@@ -97,7 +116,7 @@ class KyzelApp(App):
                 self.store, session_id, self.agent.model, self.runner, self.agent.config
             )
         except StoreError as error:
-            self.notify(str(error), severity="error")
+            self.notify(str(error), severity="error", markup=False)
             return
         self._forget_if_empty()
         self.agent = agent
@@ -111,7 +130,7 @@ class KyzelApp(App):
         try:
             await self.runner.restart("a new session: earlier variables are gone")
         except KernelError as error:
-            self.notify(str(error), severity="error")
+            self.notify(str(error), severity="error", markup=False)
         self.main.refresh_view()
 
     def get_system_commands(self, screen: Screen):
@@ -145,9 +164,9 @@ class KyzelApp(App):
         try:
             path.write_text(text, encoding="utf-8")
         except OSError as error:
-            self.notify(f"cannot write {path}: {error.strerror}", severity="error")
+            self.notify(f"cannot write {path}: {error.strerror}", severity="error", markup=False)
             return
-        self.notify(f"exported to {path}")
+        self.notify(f"exported to {path}", markup=False)
 
     def export_xml(self) -> None:
         from core.xml_write import session_to_xml

@@ -8,6 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from textual.app import SuspendNotSupported
+
 from grammars.turn import TurnFields, TurnParseError, parse
 
 
@@ -24,8 +26,14 @@ def edit_in_editor(app, text: str) -> TurnFields | None:
     with tempfile.TemporaryDirectory(prefix="kyzel-edit-") as folder:
         path = Path(folder) / "turn.xml"
         path.write_text(text, encoding="utf-8")
-        with app.suspend():
-            completed = subprocess.run([*editor_command(), str(path)], check=False)
+        try:
+            with app.suspend():
+                completed = subprocess.run([*editor_command(), str(path)], check=False)
+        except SuspendNotSupported:
+            raise ValueError(
+                "this terminal cannot hand the terminal over to an editor (the app is not "
+                "running in a local terminal); press e to edit the turn in the app"
+            ) from None
         if completed.returncode != 0:
             raise ValueError(
                 f"the editor exited with status {completed.returncode}; the turn is unchanged"

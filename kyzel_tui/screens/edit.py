@@ -17,7 +17,16 @@ class EditTurnScreen(ModalScreen[TurnFields | None]):
     CSS_PATH = "edit.tcss"
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", tooltip="Keep the edit as a new sibling turn", id="save"),
-        Binding("escape", "cancel", "Cancel", tooltip="Leave the turn as it was", id="cancel"),
+        # A priority binding: the code editor would otherwise take escape to mean "leave this
+        # box", and the title promises that escape cancels (tab and shift+tab move between boxes).
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel",
+            tooltip="Leave the turn as it was",
+            id="cancel",
+            priority=True,
+        ),
     ]
 
     def __init__(self, fields: TurnFields, thought_only: bool = False):

@@ -7,6 +7,8 @@ the kernel through asyncio, the model loading in a thread. The event loop never 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,6 +22,7 @@ from core.store import StoreError
 from grammars.turn import THOUGHT, TurnFields, render
 from kyzel_tui.messages import Generated, ModelFailed, ModelReady, Progress, Streamed
 from kyzel_tui.widgets.status_bar import StatusBar
+from kyzel_tui.widgets.transcript.event_view import EventView
 from kyzel_tui.widgets.transcript.result_view import ResultView
 from kyzel_tui.widgets.transcript.transcript import Transcript
 from kyzel_tui.widgets.transcript.turn_view import TurnView
@@ -89,6 +92,14 @@ class MainScreen(Screen):
         ),
         Binding("escape", "stop", "Stop", id="stop", tooltip="Stop the generation now"),
         Binding(
+            "escape",
+            "leave_prompt",
+            "Keys",
+            show=False,
+            id="leave_prompt",
+            tooltip="Leave the message box: the keys act on the transcript again",
+        ),
+        Binding(
             "ctrl+c",
             "interrupt",
             "Interrupt",
@@ -147,8 +158,15 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.status.auto = self.agent.config.auto
-        self.refresh_view()
         self.query_one("#prompt", Input).focus()
+        # The transcript of a long session takes a while to lay out: the frame around it first.
+        self.call_after_refresh(self.refresh_view)
+
+    def on_unmount(self) -> None:
+        # The app's exit waits for the worker that follows a generation: stop the generation, or
+        # quitting mid-turn would hang until the model reached its token budget.
+        if self.generation is not None:
+            self.generation.cancel()
 
     # What is on screen
 
@@ -187,8 +205,12 @@ class MainScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         busy = self.generation is not None or self.running
-        if action in NEEDS_PENDING or action == "retry":
+        if action in NEEDS_PENDING:
             return not busy and self.agent.pending() is not None
+        if action == "retry":
+            return not busy and self.retry_target() is not None
+        if action == "leave_prompt":
+            return self.app.focused is self.query_one("#prompt", Input)
         if action == "stop":
             return self.generation is not None
         if action == "interrupt":
@@ -198,7 +220,8 @@ class MainScreen(Screen):
         return True
 
     def notify_error(self, error: Exception) -> None:
-        self.notify(str(error), title="kyzel-tui", severity="error", timeout=10)
+        # Errors quote foreign text (paths, model output): never read it as markup.
+        self.notify(str(error), title="kyzel-tui", severity="error", timeout=10, markup=False)
 
     # Messages from workers
 
@@ -230,6 +253,7 @@ class MainScreen(Screen):
             title="no model",
             severity="error",
             timeout=30,
+            markup=False,
         )
         self.refresh_bindings()
 
@@ -240,7 +264,7 @@ class MainScreen(Screen):
         self.generation = None
         self.transcript.end_stream()
         if message.error:
-            self.notify(message.error, severity="error", timeout=10)
+            self.notify(message.error, severity="error", timeout=10, markup=False)
         turn = None
         if message.generated is not None:
             stats = message.generated.stats
@@ -316,10 +340,17 @@ class MainScreen(Screen):
         if self.generation is not None:
             self.generation.cancel()
 
+    def retry_target(self):
+        """The turn that a retry replaces: the head, when it is a turn (pending code or an
+        answer); an answer can be wrong too."""
+        head = self.agent.tree.head
+        event = self.agent.tree.node(head) if head else None
+        return event if event is not None and event.kind == "turn" else None
+
     def action_retry(self) -> None:
-        pending = self.agent.pending()
-        if pending is not None:
-            self.generate(parent=pending.parent_id)
+        target = self.retry_target()
+        if target is not None:
+            self.generate(parent=target.parent_id)
 
     # Running
 
@@ -393,7 +424,9 @@ class MainScreen(Screen):
         if turn is not None:
             self.agent.rate(turn.id, value)
             self.notify(f"rated {'+' if value == 'up' else '-'}")
-            self.refresh_view()
+            # In place: redrawing the transcript would lose the selection (the next key would
+            # rate another turn), cost a long session a second, and drop a streaming turn.
+            self.transcript.update_notes(self.agent.tree, turn.id)
 
     def _fields(self, event) -> TurnFields:
         body = event.body
@@ -512,20 +545,27 @@ class MainScreen(Screen):
     def action_focus_prompt(self) -> None:
         self.query_one("#prompt", Input).focus()
 
+    def action_leave_prompt(self) -> None:
+        views = self.transcript.query(EventView)
+        if views:
+            views.last().focus()
+        else:
+            self.transcript.focus()
+
     def action_load_demo(self) -> None:
         self.app.load_model(demo=True)
 
     def action_help(self) -> None:
         from kyzel_tui.screens.help import HelpScreen
 
+        keymap = getattr(self.app, "keymap", {})
         rows = []
-        for binding in self.BINDINGS:
-            keys = (
-                self.app.get_key_display(binding)
-                if hasattr(self.app, "get_key_display")
-                else binding.key
-            )
-            rows.append((keys, binding.description, binding.tooltip))
+        for binding in [*self.BINDINGS, *self.app.BINDINGS]:
+            if not isinstance(binding, Binding) or not binding.description:
+                continue
+            if binding.id in keymap:  # rebound in config.toml: show the user's keys
+                binding = replace(binding, key=keymap[binding.id], key_display=None)
+            rows.append((self.app.get_key_display(binding), binding.description, binding.tooltip))
         self.app.push_screen(HelpScreen(rows))
 
     def action_sessions(self) -> None:

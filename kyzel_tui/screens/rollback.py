@@ -35,7 +35,8 @@ class RollbackScreen(ModalScreen[str | None]):
             yield Label("Continue from the selected event? Later events stay as another branch.")
             yield Label(
                 f"The kernel still holds this branch's later state; replaying re-runs "
-                f"the {self.cells} code cells up to here in a fresh kernel."
+                f"the {self.cells} code cell{'' if self.cells == 1 else 's'} up to here in a "
+                "fresh kernel."
             )
             with Horizontal():
                 yield Button("Roll back and replay (r)", id="replay", variant="primary")

@@ -13,8 +13,9 @@ from kyzel_tui.widgets.transcript.stream_view import StreamView
 from kyzel_tui.widgets.transcript.turn_view import TurnView
 from kyzel_tui.widgets.transcript.user_view import UserView
 
-WINDOW = 200
-"""Events shown at once; older ones appear on request, so a long session opens at once."""
+WINDOW = 100
+"""Events shown at once; older ones appear on request, so a long session opens at once (each
+shown event costs a few milliseconds of layout: bench/tui.py times a 10,000-event session)."""
 
 
 def turn_notes(tree: SessionTree, turn_id: str) -> list[str]:
@@ -78,6 +79,13 @@ class Transcript(VerticalScroll):
         if event.kind == "kernel":
             return KernelView(event)
         return None
+
+    def update_notes(self, tree: SessionTree, turn_id: str) -> None:
+        """Redraw one turn's header notes (a new rating) without redrawing the transcript."""
+        for view in self.query(TurnView):
+            if view.event_id == turn_id:
+                view.notes = turn_notes(tree, turn_id)
+                view.refresh(layout=True)
 
     def begin_stream(self, prefix: str = "") -> None:
         self.end_stream()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.markdown import Markdown
-from rich.syntax import Syntax
 from rich.text import Text
 
 from core.events import Event
@@ -34,6 +32,11 @@ class TurnView(EventView):
         self.notes = notes
 
     def render(self) -> RenderableType:
+        # Imported here: markdown-it and pygments cost the first frame ~70 ms otherwise, and an
+        # empty session has no turn to draw.
+        from rich.markdown import Markdown
+        from rich.syntax import Syntax
+
         parts: list[RenderableType] = [turn_header("model", self.position, self.notes)]
         if self.turn.thought.strip():
             parts.append(Markdown(safe_text(self.turn.thought)))

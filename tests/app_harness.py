@@ -1,0 +1,112 @@
+"""Driving the whole app in tests: the tiny model, a real kernel, and waiting on conditions.
+
+The app is built with `make_app(AppConfig(...))` exactly as the command line builds it, with the
+session-scoped tiny model handed in through `model_loader`. Tests wait on predicates (the store,
+the screen's state), never on fixed sleeps alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.events import Event
+from core.generate import Sampling
+from core.kernel import KernelConfig
+from core.models import LoadedModel
+from core.store import Store
+from grammars.turn import TurnFields, render
+from kyzel_tui.app import KyzelApp
+from kyzel_tui.config import AppConfig
+
+from scripted_model import scripted
+
+SIZE = (120, 40)
+CODE_TURN = render(TurnFields("compute it", code="print(6 * 7)"))
+OTHER_CODE_TURN = render(TurnFields("compute it another way", code="print(42)"))
+ANSWER_TURN = render(TurnFields("it printed 42", answer="The answer is 42."))
+KEY_NAMES = {" ": "space", "+": "plus", "-": "minus", ".": "full_stop", ",": "comma"}
+
+
+def as_loaded(tiny) -> LoadedModel:
+    """The `tiny` fixture's (model, tokenizer) as the app's model loader returns it."""
+    model, tokenizer = tiny
+    return LoadedModel(model, tokenizer, "tiny", "cpu", False, None, "tiny · cpu")
+
+
+def app_config(home: Path, loaded: LoadedModel, max_new_tokens: int = 120, **kw) -> AppConfig:
+    return AppConfig(
+        home=home,
+        kernel=KernelConfig(spec_dir=str(home / "kernel-spec"), timeout=60),
+        model_loader=lambda progress: loaded,
+        sampling=Sampling(max_new_tokens=max_new_tokens, temperature=0.7, seed=0),
+        **kw,
+    )
+
+
+async def wait_for(pilot, predicate: Callable[[], object], what: str, timeout: float = 30.0):
+    """Let the app run until `predicate()` holds; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def ready(pilot, kernel: bool = True) -> None:
+    """The model loaded and (unless told not to) the kernel idle."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.agent.model is not None, "the model to load")
+    if kernel:
+        await wait_for(pilot, lambda: app.runner.state == "idle", "the kernel to start", 60)
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*(KEY_NAMES.get(c, c) for c in text))
+
+
+def stored(app: KyzelApp) -> list[Event]:
+    """Every event of the app's session, read back from the database on disk."""
+    with Store.open(app.config.data_dir) as store:
+        return store.events(app.agent.session.id)
+
+
+def kinds(app: KyzelApp) -> list[str]:
+    return [e.kind for e in stored(app)]
+
+
+def idle(app: KyzelApp) -> bool:
+    main = app.main
+    return main is not None and main.generation is None and not main.running
+
+
+async def say(pilot, text: str) -> None:
+    """Type a message in the prompt and send it; wait until the model's turn is stored."""
+    app = pilot.app
+    app.main.query_one("#prompt").focus()
+    turns = kinds(app).count("turn")
+    await type_text(pilot, text)
+    await pilot.press("enter")
+    await wait_for(
+        pilot, lambda: kinds(app).count("turn") > turns and idle(app), "the model's turn"
+    )
+    await pilot.pause()
+
+
+def screen_text(app: KyzelApp) -> str:
+    """What the active screen shows, as plain text (one line per terminal row)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def notices(app: KyzelApp) -> list[str]:
+    """The texts of the notifications the app has shown and not yet dismissed."""
+    return [notification.message for notification in app._notifications]
+
+
+@contextmanager
+def model_writes(loaded: LoadedModel, texts: list[str], on_step=None):
+    """The tiny model writes `texts`, one per generation (the last one again after that)."""
+    with scripted(loaded.model, loaded.tokenizer, texts, on_step=on_step):
+        yield
