@@ -539,7 +539,7 @@ class MainScreen(Screen):
             view.toggle()
 
     def action_show_more(self) -> None:
-        self.transcript.shown += 500
+        self.transcript.show_more(500)
         self.refresh_view()
 
     def action_focus_prompt(self) -> None:

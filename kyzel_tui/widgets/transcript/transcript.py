@@ -45,29 +45,65 @@ class Transcript(VerticalScroll):
         self.shown = WINDOW
         self.stream_view: StreamView | None = None
         self.live_result: ResultView | None = None
+        self._ids: list[str] = []
+        """The events on screen, in path order."""
+        self._start = 0
+        """Where on the path they start (the events before it are not shown)."""
 
     def show(self, tree: SessionTree | None, pending: str | None = None) -> None:
-        """Show the path to the head (the last `shown` events of it)."""
+        """Show the path to the head (its last `shown` events, or more since opening)."""
+        path = tree.path() if tree is not None and tree.head is not None else []
+        ids = [e.id for e in path[self._start : self._start + len(self._ids)]]
+        if self._ids and ids == self._ids and len(path) >= self._start + len(self._ids):
+            self._extend(tree, path)  # the common case: new events at the end of the path
+        else:
+            self._rebuild(tree, path)
+        for view in self.query(TurnView):
+            view.set_class(view.event_id == pending, "pending")
+        self.scroll_end(animate=False)
+
+    def show_more(self, count: int) -> None:
+        """Show `count` more earlier events at the next `show`."""
+        self.shown = len(self._ids) + count
+        self._ids = []
+
+    def _drop_transient(self) -> None:
+        for view in (self.stream_view, self.live_result):
+            if view is not None:
+                view.remove()
+        self.stream_view = self.live_result = None
+
+    def _rebuild(self, tree: SessionTree | None, path: list) -> None:
         self.remove_children()
         self.stream_view = self.live_result = None
-        if tree is None or tree.head is None:
+        self._ids, self._start = [], 0
+        if not path:
             self.mount(
                 Static("Type a message below to start. F1 lists every key.", classes="earlier")
             )
             return
-        path = tree.path()
-        if len(path) > self.shown:
-            hidden = len(path) - self.shown
+        self._start = max(0, len(path) - self.shown)
+        if self._start:
             self.mount(
-                Static(f"… {hidden} earlier events: ctrl+home shows more", classes="earlier")
+                Static(f"… {self._start} earlier events: ctrl+home shows more", classes="earlier")
             )
-            path = path[-self.shown :]
-        views = [self._view(tree, event) for event in path]
-        self.mount_all([v for v in views if v is not None])
-        if pending is not None:
-            for view in self.query(TurnView):
-                view.set_class(view.event_id == pending, "pending")
-        self.scroll_end(animate=False)
+        self._mount_views(tree, path[self._start :])
+
+    def _extend(self, tree: SessionTree, path: list) -> None:
+        self._drop_transient()
+        for view in self.query(TurnView):  # a verdict or a rating may have changed its header
+            notes = turn_notes(tree, view.event_id)
+            position = tree.sibling_position(view.event_id)
+            if (notes, position) != (view.notes, view.position):
+                view.notes, view.position = notes, position
+                view.refresh(layout=True)
+        self._mount_views(tree, path[self._start + len(self._ids) :])
+
+    def _mount_views(self, tree: SessionTree, events: list) -> None:
+        views = [v for v in (self._view(tree, event) for event in events) if v is not None]
+        self._ids += [event.id for event in events]
+        if views:
+            self.mount_all(views)
 
     def _view(self, tree: SessionTree, event) -> EventView | None:
         if event.kind == "user":
