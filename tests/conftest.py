@@ -50,3 +50,21 @@ def tiny(tmp_path_factory):
     from core.tiny_model import TinySpec, load_tiny_model
 
     return load_tiny_model(TinySpec(), cache_dir=tmp_path_factory.mktemp("tiny"))
+
+
+def run_cli(home: Path, *args: str, stdin: str | None = None):
+    """`kyzel-tui --home HOME ARGS...` in a real process, as a user runs it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("KYZEL_HOME", None)
+    return subprocess.run(
+        [sys.executable, "-m", "kyzel_tui", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=60,
+    )

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def kyzel(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("KYZEL_HOME", None)
-    return subprocess.run(
-        [sys.executable, "-m", "kyzel_tui", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=stdin,
-        timeout=60,
-    )
 
 
 def test_help_and_store_commands_never_import_torch(tmp_path, kyzel_fixtures):
@@ -47,45 +35,45 @@ def test_help_and_store_commands_never_import_torch(tmp_path, kyzel_fixtures):
 
 def test_import_list_search_export_as_a_new_user_would(tmp_path, kyzel_fixtures):
     home = tmp_path / "home"
-    failed = kyzel(home, "import", str(kyzel_fixtures / "c0.xml"), str(kyzel_fixtures / "s2.xml"))
+    failed = run_cli(home, "import", str(kyzel_fixtures / "c0.xml"), str(kyzel_fixtures / "s2.xml"))
     assert failed.returncode == 1
     assert "s2.xml:18:21: " in failed.stderr and "try --recover" in failed.stderr
     assert "imported" in failed.stdout and "c0.xml" in failed.stdout
 
-    recovered = kyzel(home, "import", "--recover", str(kyzel_fixtures / "s2.xml"))
+    recovered = run_cli(home, "import", "--recover", str(kyzel_fixtures / "s2.xml"))
     assert recovered.returncode == 0, recovered.stderr
     assert recovered.stdout.count("escaped a stray '&'") == 12
 
-    listing = kyzel(home, "sessions")
+    listing = run_cli(home, "sessions")
     assert listing.returncode == 0
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["ID", "UPDATED", "EVENTS", "TITLE"] and len(lines) == 3
 
-    found = kyzel(home, "sessions", "--search", "crypto_miner", "--json")
+    found = run_cli(home, "sessions", "--search", "crypto_miner", "--json")
     rows = [json.loads(line) for line in found.stdout.splitlines()]
     assert len(rows) == 1 and rows[0]["title"].startswith("yo my home server")
 
     out = tmp_path / "s2-export.xml"
-    exported = kyzel(home, "export", rows[0]["id"][:12], "-o", str(out), "--branch")
+    exported = run_cli(home, "export", rows[0]["id"][:12], "-o", str(out), "--branch")
     assert exported.returncode == 0, exported.stderr
     text = out.read_text()
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<session format="kyzel-tui"')
     assert "<code><![CDATA[!sensors && echo --- && free -h && echo --- && uptime]]></code>" in text
 
-    again = kyzel(home, "import", str(out))
+    again = run_cli(home, "import", str(out))
     assert again.returncode == 0 and "as a copy with new ids" in again.stdout
 
 
 def test_rename_and_delete_with_confirmation(tmp_path, kyzel_fixtures):
     home = tmp_path / "home"
-    assert kyzel(home, "import", str(kyzel_fixtures / "c0.xml")).returncode == 0
-    session_id = json.loads(kyzel(home, "sessions", "--json").stdout)["id"]
-    assert kyzel(home, "rename", session_id, "org-roam map").returncode == 0
-    assert "org-roam map" in kyzel(home, "sessions").stdout
-    refused = kyzel(home, "delete", "org-roam map")
+    assert run_cli(home, "import", str(kyzel_fixtures / "c0.xml")).returncode == 0
+    session_id = json.loads(run_cli(home, "sessions", "--json").stdout)["id"]
+    assert run_cli(home, "rename", session_id, "org-roam map").returncode == 0
+    assert "org-roam map" in run_cli(home, "sessions").stdout
+    refused = run_cli(home, "delete", "org-roam map")
     assert refused.returncode == 1 and "without --yes" in refused.stderr
-    assert kyzel(home, "delete", "org-roam map", "--yes").returncode == 0
-    assert "no sessions yet" in kyzel(home, "sessions").stdout
+    assert run_cli(home, "delete", "org-roam map", "--yes").returncode == 0
+    assert "no sessions yet" in run_cli(home, "sessions").stdout
 
 
 @pytest.mark.parametrize(
@@ -96,7 +84,7 @@ def test_rename_and_delete_with_confirmation(tmp_path, kyzel_fixtures):
     ],
 )
 def test_errors_are_one_clear_line(tmp_path, args, message):
-    result = kyzel(tmp_path / "home", *args)
+    result = run_cli(tmp_path / "home", *args)
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -111,6 +99,6 @@ def test_text_reaches_the_terminal_without_escape_sequences(tmp_path):
     with Store.open(home) as store:
         session = Session.create(store)
         session.append(UserMessage("\x1b]0;pwned\x07\x1b[2Jhello [bold]x[/] \x1bc world"))
-    listing = kyzel(home, "sessions", "--search", "world").stdout
+    listing = run_cli(home, "sessions", "--search", "world").stdout
     assert "\x1b" not in listing and "\x07" not in listing
     assert "hello [bold]x[/]" in listing

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from core.notebook import literal, prose, session_to_notebook
 from core.session import Session
 from core.store import Store
 
-from conftest import branching_session
+from conftest import branching_session, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = "[bold]x[/bold] <script>alert(1)</script> \x1b[2J & &amp; a < b"
@@ -259,25 +256,13 @@ def test_c1_controls_and_lone_surrogates_are_escaped_in_the_file(store):
 # The command line
 
 
-def kyzel(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("KYZEL_HOME", None)
-    return subprocess.run(
-        [sys.executable, "-m", "kyzel_tui", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-
-
 def test_cli_writes_a_notebook_when_the_file_ends_with_ipynb(tmp_path):
     home = tmp_path / "home"
     with Store.open(home) as store:
         session, ids = full_session(store)
         session_id = session.id
     out = tmp_path / "out.ipynb"
-    done = kyzel(home, "export", session_id, "-o", str(out))
+    done = run_cli(home, "export", session_id, "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert "as a notebook" in done.stderr
     notebook = nbformat.read(out, as_version=4)
@@ -286,13 +271,13 @@ def test_cli_writes_a_notebook_when_the_file_ends_with_ipynb(tmp_path):
     assert base64.b64decode(notebook.cells[7].outputs[1].data["image/png"]) == ids["png"]
     assert not list(tmp_path.glob(".*.tmp"))
 
-    to_stdout = kyzel(home, "export", session_id, "--format", "ipynb")
+    to_stdout = run_cli(home, "export", session_id, "--format", "ipynb")
     assert to_stdout.returncode == 0, to_stdout.stderr
     assert nbformat.reads(to_stdout.stdout, as_version=4).cells[0].source.startswith("# sales")
 
-    xml = kyzel(home, "export", session_id, "-o", str(tmp_path / "out.ipynb.xml"))
+    xml = run_cli(home, "export", session_id, "-o", str(tmp_path / "out.ipynb.xml"))
     assert xml.returncode == 0 and (tmp_path / "out.ipynb.xml").read_text().startswith("<?xml")
-    forced = kyzel(home, "export", session_id, "--format", "xml", "-o", str(tmp_path / "x.ipynb"))
+    forced = run_cli(home, "export", session_id, "--format", "xml", "-o", str(tmp_path / "x.ipynb"))
     assert forced.returncode == 0 and (tmp_path / "x.ipynb").read_text().startswith("<?xml")
 
 
@@ -309,7 +294,7 @@ def test_cli_refuses_a_notebook_of_every_branch(tmp_path, args):
     with Store.open(home) as store:
         session_id = branching_session(store).id
     out = tmp_path / "out.ipynb"
-    refused = kyzel(home, "export", session_id, *[str(out) if a == "OUT" else a for a in args])
+    refused = run_cli(home, "export", session_id, *[str(out) if a == "OUT" else a for a in args])
     assert refused.returncode == 2
     assert "a notebook holds one branch" in refused.stderr and "--tree" in refused.stderr
     assert refused.stdout == "" and not out.exists()
@@ -319,7 +304,7 @@ def test_cli_xml_export_defaults_to_every_branch_as_documented(tmp_path):
     home = tmp_path / "home"
     with Store.open(home) as store:
         session_id = branching_session(store).id
-    whole = kyzel(home, "export", session_id)
-    branch = kyzel(home, "export", session_id, "--branch")
+    whole = run_cli(home, "export", session_id)
+    branch = run_cli(home, "export", session_id, "--branch")
     assert whole.returncode == 0 and branch.returncode == 0, whole.stderr + branch.stderr
     assert "another look" in whole.stdout and "another look" not in branch.stdout
