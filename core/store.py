@@ -24,15 +24,14 @@ from pathlib import Path
 
 from core.events import Event, UserMessage, body_from_dict, body_to_dict, searchable_text
 from core.ids import new_id
-from core.text import one_line
+from core.store_faults import StoreError, friendly_error, prepare_folder, why_unwritable
+from core.text import plain_label
 
 DB_NAME = "kyzel.db"
 BUSY_TIMEOUT_MS = 10_000
 WRITE_RETRIES = 20
-
-
-class StoreError(RuntimeError):
-    """A store problem, with what to do about it in the message."""
+TITLE_LIMIT = 500
+"""The longest title or model name kept, in characters (an import's are cut to it)."""
 
 
 @dataclass
@@ -134,18 +133,6 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
 
-def _friendly(error: sqlite3.Error, path: Path) -> StoreError:
-    text = str(error)
-    if "disk is full" in text or "disk I/O error" in text:
-        return StoreError(
-            f"cannot write to {path}: {text}. Free some disk space and try again; "
-            "nothing that was already saved is lost."
-        )
-    if "readonly" in text:
-        return StoreError(f"{path} is read-only: check its permissions or pass --home DIR.")
-    return StoreError(f"store error in {path}: {text}")
-
-
 class Store:
     """All sessions and their events, in one SQLite file."""
 
@@ -163,12 +150,18 @@ class Store:
         return cls(Path(home).expanduser() / DB_NAME if home else default_home() / DB_NAME)
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
-        directory = self.path.parent
-        if not directory.exists():
-            directory.mkdir(parents=True, mode=0o700)
-        if not self.path.exists():
-            # SQLite gives the -wal and -shm files the database file's mode, so 0600 holds for all.
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        prepare_folder(self.path.parent)
+        try:
+            if not self.path.exists():
+                # SQLite gives the -wal and -shm files the database file's mode: 0600 for all.
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            elif self.path.stat().st_mode & 0o077 and self.path.stat().st_uid == os.getuid():
+                os.chmod(self.path, 0o600)
+        except OSError as error:
+            problem = why_unwritable(self.path) or error.strerror
+            raise StoreError(f"cannot open {self.path}: {problem}.") from None
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not a database: move it away")
         try:
             db = sqlite3.connect(
                 self.path,
@@ -180,11 +173,15 @@ class Store:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute(f"PRAGMA synchronous = {synchronous}")
             db.execute("PRAGMA foreign_keys = ON")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as error:
-            raise StoreError(
-                f"{self.path} is not a kyzel-tui database ({error}). "
-                "Move it away or pass --home DIR."
-            ) from error
+            code = getattr(error, "sqlite_errorname", "") or ""
+            if code == "SQLITE_NOTADB" or "file is not a database" in str(error):
+                raise StoreError(
+                    f"{self.path} is not a kyzel-tui database ({error}). "
+                    "Move it away or pass --home DIR."
+                ) from None
+            raise friendly_error(error, self.path) from None
         return db
 
     def close(self) -> None:
@@ -199,7 +196,16 @@ class Store:
 
     @property
     def schema_version(self) -> int:
-        return self._db.execute("PRAGMA user_version").fetchone()[0]
+        with self._reading() as db:
+            return db.execute("PRAGMA user_version").fetchone()[0]
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A read; a damaged or unreadable database comes out as a StoreError that says so."""
+        try:
+            yield self._db
+        except sqlite3.Error as error:
+            raise friendly_error(error, self.path) from None
 
     def _migrate(self, target: int) -> None:
         if self.schema_version > SCHEMA_VERSION:
@@ -225,7 +231,7 @@ class Store:
                     break
                 except sqlite3.OperationalError as error:
                     if not _is_busy(error) or attempt == WRITE_RETRIES - 1:
-                        raise _friendly(error, self.path) from error
+                        raise friendly_error(error, self.path) from error
                     time.sleep(0.01 * (attempt + 1))
             try:
                 yield self._db
@@ -234,7 +240,7 @@ class Store:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 if isinstance(error, sqlite3.Error):
-                    raise _friendly(error, self.path) from error
+                    raise friendly_error(error, self.path) from error
                 raise
 
     # Sessions
@@ -260,12 +266,13 @@ class Store:
         return info
 
     def session(self, session_id: str) -> SessionInfo:
-        row = self._db.execute(
-            "SELECT s.id, s.title, s.created, s.updated, s.model, s.head, "
-            "(SELECT count(*) FROM events e WHERE e.session_id = s.id) FROM sessions s "
-            "WHERE s.id = ?",
-            (session_id,),
-        ).fetchone()
+        with self._reading() as db:
+            row = db.execute(
+                "SELECT s.id, s.title, s.created, s.updated, s.model, s.head, "
+                "(SELECT count(*) FROM events e WHERE e.session_id = s.id) FROM sessions s "
+                "WHERE s.id = ?",
+                (session_id,),
+            ).fetchone()
         if row is None:
             raise StoreError(f"no session {session_id}: `kyzel-tui sessions` lists them")
         return SessionInfo(*row)
@@ -286,16 +293,18 @@ class Store:
         query += " ORDER BY s.updated DESC, s.id DESC"
         if limit:
             query += f" LIMIT {int(limit)}"
-        return [SessionInfo(*row) for row in self._db.execute(query, params)]
+        with self._reading() as db:
+            return [SessionInfo(*row) for row in db.execute(query, params)]
 
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:
         """Events whose text contains all the words of `text`, best matches first."""
-        rows = self._db.execute(
-            "SELECT session_id, event_id, snippet(event_text, 0, '', '', '…', 16) "
-            "FROM event_text WHERE event_text MATCH ? ORDER BY rank LIMIT ?",
-            (_fts_phrase(text), limit),
-        )
-        return [SearchHit(*row) for row in rows]
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT session_id, event_id, snippet(event_text, 0, '', '', '…', 16) "
+                "FROM event_text WHERE event_text MATCH ? ORDER BY rank LIMIT ?",
+                (_fts_phrase(text), limit),
+            )
+            return [SearchHit(*row) for row in rows]
 
     def rename(self, session_id: str, title: str) -> None:
         title = _title_from(title, width=200)
@@ -316,10 +325,11 @@ class Store:
 
     def resolve(self, reference: str) -> str:
         """A session id from a full id, a unique id prefix or an exact title."""
-        rows = self._db.execute(
-            "SELECT id FROM sessions WHERE id = ? OR id LIKE ? ESCAPE '\\' OR title = ?",
-            (reference.upper(), _like_pattern(reference.upper(), anywhere=False), reference),
-        ).fetchall()
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT id FROM sessions WHERE id = ? OR id LIKE ? ESCAPE '\\' OR title = ?",
+                (reference.upper(), _like_pattern(reference.upper(), anywhere=False), reference),
+            ).fetchall()
         ids = sorted({row[0] for row in rows})
         if reference.upper() in ids:
             return reference.upper()
@@ -334,6 +344,13 @@ class Store:
     def append(self, event: Event) -> None:
         """Commit one event (and move the session's head) in one transaction."""
         with self._write() as db:
+            if not db.execute(
+                "SELECT 1 FROM sessions WHERE id = ?", (event.session_id,)
+            ).fetchone():
+                raise StoreError(
+                    f"session {event.session_id} was deleted (by another kyzel-tui process?): "
+                    "nothing more can be saved to it. Start a new session (ctrl+s lists them)"
+                )
             _insert_event(db, event)
             if event.is_node or event.kind == "head":
                 head = event.id if event.is_node else event.parent_id
@@ -356,15 +373,16 @@ class Store:
         self, info: SessionInfo, events: list[Event], blobs: dict[str, tuple[bytes, str]]
     ) -> None:
         """Add a whole session (an import) in one transaction: all of it, or nothing."""
-        title = info.title or next(
+        title = _title_from(info.title, TITLE_LIMIT) or next(
             (_title_from(e.body.text) for e in events if isinstance(e.body, UserMessage)), ""
         )
+        model = _title_from(info.model, TITLE_LIMIT)
         with self._write() as db:
             if db.execute("SELECT 1 FROM sessions WHERE id = ?", (info.id,)).fetchone():
                 raise StoreError(f"a session with id {info.id} already exists")
             db.execute(
                 _INSERT_SESSION,
-                (info.id, title, info.created, info.updated, info.model, info.head),
+                (info.id, title, info.created, info.updated, model, info.head),
             )
             for sha, (data, mime) in blobs.items():
                 db.execute(
@@ -375,17 +393,19 @@ class Store:
                 _insert_event(db, event)
 
     def has_event(self, event_id: str) -> bool:
-        return (
-            self._db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone()
-            is not None
-        )
+        with self._reading() as db:
+            return (
+                db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is not None
+            )
 
     def events(self, session_id: str) -> list[Event]:
         """The session's events in the order they were committed (parents before children)."""
-        rows = self._db.execute(
-            "SELECT id, parent_id, kind, at, payload FROM events WHERE session_id = ? ORDER BY seq",
-            (session_id,),
-        ).fetchall()
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT id, parent_id, kind, at, payload FROM events WHERE session_id = ? "
+                "ORDER BY seq",
+                (session_id,),
+            ).fetchall()
         return [Event.stored(i, session_id, p, k, a, b) for i, p, k, a, b in rows]
 
     # Blobs
@@ -401,20 +421,24 @@ class Store:
         return digest
 
     def blob(self, sha256: str) -> tuple[bytes, str]:
-        row = self._db.execute(
-            "SELECT data, mime FROM blobs WHERE sha256 = ?", (sha256,)
-        ).fetchone()
+        with self._reading() as db:
+            row = db.execute("SELECT data, mime FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
         if row is None:
             raise StoreError(f"no blob {sha256}")
         return bytes(row[0]), row[1]
 
     def integrity_check(self) -> str:
-        return self._db.execute("PRAGMA integrity_check").fetchone()[0]
+        """ "ok", or SQLite's description of what is damaged (one problem per line)."""
+        try:
+            rows = self._db.execute("PRAGMA integrity_check").fetchall()
+        except sqlite3.DatabaseError as error:
+            return str(error)
+        return "\n".join(str(row[0]) for row in rows)
 
 
 def _title_from(text: str, width: int = 60) -> str:
-    """One line of at most `width` characters, without control characters."""
-    return one_line(text, width)
+    """One line of at most `width` characters, without control or bidi characters."""
+    return plain_label(text, width)
 
 
 def _fts_phrase(text: str) -> str:

@@ -2,6 +2,12 @@
 
 Text from the model, the kernel or a file may hold escape sequences that would clear, retitle or
 hijack a terminal (over SSH too). `safe_text` removes them, keeping newlines and tabs.
+
+Bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder what is shown without
+changing what is there: code under review could look unlike the code that runs ("Trojan Source").
+`safe_text` and everything built on it show each as a visible marker such as `⟨U+202E⟩`, so the
+app and the command line both show text as it really is. `plain_label` removes them instead, for
+names that are stored (titles, model names).
 """
 
 from __future__ import annotations
@@ -18,6 +24,12 @@ _ESCAPES = re.compile(
     r"|[\x9d][^\x07\x9c]*[\x07\x9c]?"
 )
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def bidi_visible(text: str) -> str:
+    """`text` with each bidi override or isolate replaced by a visible `⟨U+XXXX⟩` marker."""
+    return _BIDI.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
 
 
 def strip_ansi(text: str) -> str:
@@ -45,15 +57,23 @@ def colours_only(text: str) -> str:
 
 
 def safe_text(text: str) -> str:
-    """`text` with every escape sequence and control character gone, newlines and tabs kept.
+    """`text` with every escape sequence and control character gone, newlines and tabs kept,
+    and bidi overrides shown as markers.
 
     A lone carriage return becomes a newline so that progress bars do not overwrite lines.
     """
     text = strip_ansi(text.replace("\r\n", "\n")).replace("\r", "\n")
-    return _CONTROLS.sub("", text)
+    return bidi_visible(_CONTROLS.sub("", text))
 
 
 def one_line(text: str, width: int) -> str:
     """`text` made safe and squeezed onto one line of at most `width` characters."""
     line = " ".join(safe_text(text).split())
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+def plain_label(text: str, width: int) -> str:
+    """A name to store (a title, a model name): one line, no controls, no bidi overrides,
+    at most `width` characters."""
+    line = " ".join(_BIDI.sub("", _CONTROLS.sub(" ", strip_ansi(text))).split())
     return line if len(line) <= width else line[: max(width - 1, 0)] + "…"

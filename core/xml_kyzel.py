@@ -48,7 +48,9 @@ class KyzelReader:
         self.parts, self.parts_el, self.part_ids, self.awaiting_result = [], None, [], None
 
     def on_msg(self, el) -> None:
-        sender = el.get("from", "user")
+        # The earliest kyzel files name the sender with `role`; later ones with `from`.
+        attribute = "from" if el.get("from") is not None or el.get("role") is None else "role"
+        sender = el.get(attribute, "user")
         if sender == "assistant":
             self.add_part(el, "msg")
         elif sender == "user":
@@ -56,7 +58,9 @@ class KyzelReader:
             self.awaiting_result = None
             self.emit(el, UserMessage((el.text or "").strip()))
         else:
-            self.r.fail(el, f'<msg from="{sender}">: expected from="user" or from="assistant"')
+            self.r.fail(
+                el, f'<msg {attribute}="{sender}">: expected {attribute}="user" or "assistant"'
+            )
 
     def add_part(self, el, kind: str) -> None:
         if self.parts_el is None:

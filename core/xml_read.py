@@ -7,6 +7,9 @@ Two dialects share the element names:
 - **kyzel** (anything else): a flat list of elements, mapped to events in order. Bodies lose the
   blank lines and indentation that frame them in the file. The mapping:
 
+  - the root is `<session>`, or `<root>` in the earliest kyzel files: both hold `<events>`;
+  - the sender of a `<msg>` is its `from` attribute, or `role` in the earliest files (`role` is
+    read only where `from` is absent; no sender means the user);
   - `<msg from="user">` is a `user` event;
   - a run of `<thought>`, `<action>` and `<msg from="assistant">` ended by a `<code>` is one
     `turn`: the run's texts, in order and separated by a blank line, are the thought, and the
@@ -22,29 +25,43 @@ Two dialects share the element names:
 
   Comments and the XML declaration are ignored; any other element is an error.
 
-Safety: the parser never resolves entities, never loads a DTD, never touches the network; a file
-with a DTD is refused, as is one over the size limit. A file with any error is refused whole, with
-`file:line:col` and the reason; nothing of it reaches the store. `recover=True` first escapes the
-stray `&` and `<` that hand-editing leaves in bodies (reporting each fix), losing no character.
+Every turn read (either dialect) goes through the turn grammar's admission check
+(`core.admission`); a turn the grammar refuses (a `<code>` body holding `</code><answer>…`, say)
+is imported with `meta["unadmitted"]` holding the reason: shown as such, never trained on.
+
+Safety (`core.xml_input`, `core.xml_schema`): only regular files, at most `max_bytes` as read,
+UTF-8 or UTF-16, no DTD whatever the encoding; the parser never resolves entities, never loads a
+DTD, never touches the network. Attribute values are checked against a schema (times, the JSON in
+`data`) and blob hashes against their bytes; an element inside a body (`<b>`, `xi:include`) is an
+error, since its text would be lost. Titles and model names lose control and bidi characters and
+are cut to 500 characters. A file with any error is refused whole, with `file:line:col` and the
+reason; nothing of it reaches the store. `recover=True` first escapes the stray `&` and `<` that
+hand-editing leaves in bodies (reporting each fix), losing no character: an element inside a body
+is kept as its text, tags included.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
-import json
+import hashlib
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.admission import UNADMITTED, refusal
 from core.events import Event, EventBody, KernelEvent, Result, Turn, UserMessage, Verdict
 from core.ids import new_id
-from core.store import SessionInfo, Store, StoreError
+from core.store import TITLE_LIMIT, SessionInfo, Store, StoreError
+from core.text import plain_label
 from core.tree import SessionTree
+from core.xml_input import InputError, as_utf8, decode, read_bytes
 from core.xml_kyzel import KyzelReader
 from core.xml_recover import KNOWN as _KNOWN
 from core.xml_recover import recover_text
+from core.xml_schema import SchemaError, check_meta, check_result, check_time, check_turn, load_data
 from core.xml_write import FORMAT
 
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
@@ -70,46 +87,29 @@ def read_session(path: Path | str, *, recover: bool = False, max_bytes: int = MA
     """Parse one file into a `ParsedSession`, or raise `XmlImportError`."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise XmlImportError(f"{path}: cannot read: {error.strerror}") from error
-    if size > max_bytes:
-        raise XmlImportError(
-            f"{path}:1:1: the file is {size / 2**20:.1f} MiB, over the import limit of "
-            f"{max_bytes / 2**20:.0f} MiB; split the session or raise the limit with --max-size"
-        )
-    data = path.read_bytes()
-    return parse_session(data, name=str(path), recover=recover, default_time=path.stat().st_mtime)
+        data, mtime = read_bytes(path, max_bytes)
+    except InputError as error:
+        raise XmlImportError(str(error)) from None
+    return parse_session(data, name=str(path), recover=recover, default_time=mtime)
 
 
 def parse_session(
     data: bytes, *, name: str = "<xml>", recover: bool = False, default_time: float | None = None
 ) -> ParsedSession:
     fixes: list[str] = []
-    _refuse_dtd(data, name)
+    try:
+        data = as_utf8(decode(data, name))
+    except InputError as error:
+        raise XmlImportError(str(error)) from None
     if recover:
         data, fixes = recover_text(data, name)
     root = _parse(data, name)
+    if root.getroottree().docinfo.doctype:  # decode() refused it already; the parser agrees
+        raise XmlImportError(f"{name}:1:1: the file has a DTD (<!DOCTYPE ...>): remove it")
     reader = _Reader(name, default_time or time.time())
     parsed = reader.read(root)
     parsed.fixes = fixes
     return parsed
-
-
-_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.S)
-
-
-def _refuse_dtd(data: bytes, name: str) -> None:
-    """Refuse a DTD before any parser sees it: its entities are how XML importers get attacked."""
-    position = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    while item := _PROLOG_ITEM.match(data, position):
-        position = item.end()
-    if data.startswith(b"<!DOCTYPE", position):
-        line = data[:position].count(b"\n") + 1
-        raise XmlImportError(
-            f"{name}:{line}:1: the file has a DTD (<!DOCTYPE ...>); session files never need one "
-            "and its entity declarations can attack the importer: remove it"
-        )
 
 
 def _parse(data: bytes, name: str):
@@ -134,15 +134,6 @@ def _parse(data: bytes, name: str):
     return root
 
 
-def _float(value: str | None, where: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise XmlImportError(f"{where}: {value!r} is not a number") from None
-
-
 class _Reader:
     """Turns the element list of one `<session>` into events."""
 
@@ -160,26 +151,42 @@ class _Reader:
     def fail(self, el, reason: str):
         raise XmlImportError(f"{self.where(el)}: {reason}")
 
+    def time(self, el, name: str) -> float | None:
+        try:
+            return check_time(el.get(name), name)
+        except SchemaError as error:
+            self.fail(el, str(error))
+
     def read(self, root) -> ParsedSession:
-        if root.tag != "session":
+        if root.tag not in ("session", "root"):  # <root>: the earliest kyzel files
             self.fail(root, f"the root element is <{root.tag}>, expected <session>")
         children = [c for c in root if isinstance(c.tag, str)]
         for child in children:
             if child.tag not in ("events", "blobs"):
-                self.fail(child, f"unknown element <{child.tag}> in <session>; expected <events>")
+                self.fail(
+                    child, f"unknown element <{child.tag}> in <{root.tag}>; expected <events>"
+                )
         events_el = root.find("events")
         if events_el is None:
-            self.fail(root, "<session> has no <events> element")
-        ours = root.get("format") == FORMAT
+            self.fail(root, f"<{root.tag}> has no <events> element")
+        ours = root.tag == "session" and root.get("format") == FORMAT
         if ours:
             self.session_id = root.get("id") or self.session_id
-        created = _float(root.get("created"), self.where(root))
+        created = self.time(root, "created")
         created = self.clock if created is None else created
         for el in events_el:
             if not isinstance(el.tag, str):
                 continue
             if el.tag not in _KNOWN:
                 self.fail(el, f"unknown element <{el.tag}>; expected one of {sorted(_KNOWN)}")
+            for child in el:
+                tag = child.tag if isinstance(child.tag, str) else "?"
+                self.fail(
+                    child,
+                    f"element <{tag}> inside <{el.tag}>: a body is text only, and this element's "
+                    f"text would be lost; write it escaped (&lt;{tag}&gt;) or import with "
+                    "--recover, which keeps it as text",
+                )
         if ours:
             _OursReader(self).read(events_el)
         else:
@@ -190,18 +197,28 @@ class _Reader:
         if head is None:
             nodes = [e for e in self.events if e.is_node]
             head = nodes[-1].id if nodes else None
+        self.mark_unadmitted()
         info = SessionInfo(
             id=self.session_id,
-            title=root.get("title", ""),
+            title=plain_label(root.get("title", ""), TITLE_LIMIT),
             created=created,
             updated=max([created] + [e.at for e in self.events]),
-            model=root.get("model", ""),
+            model=plain_label(root.get("model", ""), TITLE_LIMIT),
             head=head,
             events=len(self.events),
         )
         return ParsedSession(
             info, self.events, self.read_blobs(root), dialect="ours" if ours else "kyzel"
         )
+
+    def mark_unadmitted(self) -> None:
+        """Put the grammar's verdict on every turn: the reason it refuses one, or nothing."""
+        for event in self.events:
+            if isinstance(event.body, Turn):
+                reason = refusal(event.body)
+                event.body.meta.pop(UNADMITTED, None)
+                if reason is not None:
+                    event.body.meta[UNADMITTED] = reason
 
     def read_blobs(self, root) -> dict[str, tuple[bytes, str]]:
         blobs: dict[str, tuple[bytes, str]] = {}
@@ -210,7 +227,11 @@ class _Reader:
                 data = base64.b64decode((el.text or "").strip(), validate=True)
             except ValueError:
                 self.fail(el, "the blob is not valid base64")
-            blobs[el.get("sha256", "")] = (data, el.get("mime", "application/octet-stream"))
+            sha = el.get("sha256", "")
+            if hashlib.sha256(data).hexdigest() != sha.lower():
+                self.fail(el, f"the blob's bytes do not have the sha256 it names ({sha[:16]}…)")
+            mime = plain_label(el.get("mime", "application/octet-stream"), 200)
+            blobs[sha.lower()] = (data, mime)
         return blobs
 
     def add(
@@ -237,11 +258,17 @@ class _Reader:
         return event
 
 
-def _text(el) -> str:
+def _text(reader: _Reader, el) -> str:
     """A body exactly as our writer wrote it."""
     text = el.text or ""
     if el.get("enc") == "base64":
-        return base64.b64decode(text).decode("utf-8", "surrogatepass")
+        try:
+            return base64.b64decode(text, validate=True).decode("utf-8", "surrogatepass")
+        except (binascii.Error, ValueError) as error:
+            reason = "not UTF-8" if isinstance(error, UnicodeDecodeError) else "not valid base64"
+            reader.fail(el, f'the enc="base64" body is {reason}')
+    if el.get("enc") is not None:
+        reader.fail(el, f'unknown enc="{el.get("enc")}"; expected enc="base64"')
     return text
 
 
@@ -263,7 +290,7 @@ class _OursReader:
                 i += 2
                 continue
             if el.tag == "msg" and el.get("from", "user") == "user":
-                self.node(el, UserMessage(text=_text(el)))
+                self.node(el, UserMessage(text=_text(self.r, el)))
             elif el.tag == "result":
                 self.node(el, self.result(el))
             elif el.tag == "kernel":
@@ -274,7 +301,7 @@ class _OursReader:
                         el,
                         KernelEvent,
                         state=el.get("state", ""),
-                        detail=_text(el),
+                        detail=_text(self.r, el),
                         meta=data.get("meta", {}),
                     ),
                 )
@@ -282,11 +309,13 @@ class _OursReader:
                 self.r.fail(el, f"<{el.tag}> is not expected here in a {FORMAT} file")
             i += 1
 
-    def data(self, el) -> dict:
+    def data(self, el, check=check_meta) -> dict:
         try:
-            return json.loads(el.get("data") or "{}")
-        except json.JSONDecodeError as error:
-            self.r.fail(el, f"data attribute is not valid JSON: {error}")
+            data = load_data(el.get("data"))
+            check(data)
+        except SchemaError as error:
+            self.r.fail(el, str(error))
+        return data
 
     def body(self, el, cls, **fields):
         try:
@@ -298,16 +327,16 @@ class _OursReader:
         event_id = el.get("id")
         if not event_id:
             self.r.fail(el, f"<{el.tag}> has no id attribute")
-        at = _float(el.get("at"), self.r.where(el))
+        at = self.r.time(el, "at")
         return self.r.add(el, el.get("parent"), body, event_id, at)
 
     def result(self, el) -> Result:
-        data = self.data(el)
+        data = self.data(el, check_result)
         return self.body(
             el,
             Result,
             status=el.get("status", "ok"),
-            output=_text(el),
+            output=_text(self.r, el),
             error=data.get("error"),
             outputs=data.get("outputs", []),
             execution_count=data.get("execution_count"),
@@ -317,12 +346,12 @@ class _OursReader:
         )
 
     def turn(self, thought_el, rest_el) -> None:
-        data = self.data(thought_el)
-        rest = _text(rest_el)
+        data = self.data(thought_el, check_turn)
+        rest = _text(self.r, rest_el)
         body = self.body(
             thought_el,
             Turn,
-            thought=_text(thought_el),
+            thought=_text(self.r, thought_el),
             code=rest if rest_el.tag == "code" else None,
             answer=rest if rest_el.tag == "answer" else None,
             origin=thought_el.get("origin", "generated"),
