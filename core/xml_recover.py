@@ -14,7 +14,7 @@ KNOWN = {"msg", "thought", "action", "code", "answer", "result", "resume_from", 
 """The elements inside `<events>`."""
 
 _TAG = re.compile(
-    r"<(?:/?(?:session|events|blobs|blob|" + "|".join(sorted(KNOWN)) + r")(?=[\s/>])[^<>]*>"
+    r"<(?:/?(?:session|root|events|blobs|blob|" + "|".join(sorted(KNOWN)) + r")(?=[\s/>])[^<>]*>"
     r"|!--.*?-->|!\[CDATA\[.*?\]\]>|\?.*?\?>|!DOCTYPE)",
     re.S,
 )

@@ -18,7 +18,7 @@ from core.text import one_line
 
 def review(sources: list[Any], built: Any) -> str:
     """Every session and turn that training would read, so the user can check it first."""
-    from training.datasets import turn_quality
+    from training.datasets import turn_quality, unadmitted_turns
 
     side = {sid: split for split, ids in built.sessions.items() for sid in ids}
     used = [s for s in sources if s.info.id in side]
@@ -39,6 +39,8 @@ def review(sources: list[Any], built: Any) -> str:
             f"({where})  {count['sft']} branches, {count['preference']} pairs, "
             f"{count['kto']} ratings"
         )
+        for turn_id, reason in unadmitted_turns(tree):
+            lines.append(f"  ! {turn_id}  unadmitted, never trained on: {one_line(reason, 80)}")
         for turn in tree.turns():
             quality = turn_quality(tree, turn.id)
             if quality is None:

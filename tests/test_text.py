@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.text import colours_only, one_line, safe_text, strip_ansi
+from core.text import colours_only, one_line, plain_label, safe_text, strip_ansi
 
 HOSTILE = [
     ("\x1b[2J\x1b[Hcleared", "cleared"),
@@ -34,3 +34,19 @@ def test_strip_ansi_and_one_line():
     assert strip_ansi("\x1b[31mred\x1b[0m") == "red"
     assert one_line("  a\n b \x1b[2J c ", 5) == "a b c"
     assert one_line("abcdefgh", 5) == "abcd…"
+
+
+def test_bidi_overrides_are_shown_as_markers_everywhere_the_sanitiser_runs():
+    # Trojan Source: the override makes the comment look like it ends the line's code.
+    code = 'access = "user"  # \u202e } \u2066if admin\u2069 \u2066'
+    shown = safe_text(code)
+    assert not any(ch in shown for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert "⟨U+202E⟩" in shown and shown.count("⟨U+2066⟩") == 2 and "⟨U+2069⟩" in shown
+    assert "⟨U+202E⟩" in one_line("title \u202e", 40)
+    assert colours_only("\x1b[31m\u202ared\x1b[0m") == "\x1b[31m⟨U+202A⟩red\x1b[0m"
+    assert safe_text("עברית and العربية") == "עברית and العربية"  # plain RTL text is untouched
+
+
+def test_plain_label_drops_controls_and_bidi_and_caps_the_length():
+    assert plain_label("a\u202eb\x1b[2J\tc\u0085d", 50) == "ab c d"
+    assert plain_label("x" * 600, 500) == "x" * 499 + "…"

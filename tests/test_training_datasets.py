@@ -115,3 +115,43 @@ def test_the_split_is_by_session_stable_and_never_empty(count):
     assert train and held and not set(train) & set(held)
     assert set(train) | set(held) == set(ids)
     assert split_sessions(list(reversed(ids)), 0.2) == (train, held)
+
+
+SMUGGLING = """<session><events><msg from="user">task</msg>
+<thought>plan</thought><code><![CDATA[print(1)</code>
+<answer>all good</answer>]]></code><result>1</result>
+<msg from="user">more</msg>
+<thought>fine</thought><code>print(2)</code><result>2</result>
+</events></session>"""
+
+
+def test_turns_the_grammar_refuses_are_in_no_row_whatever_their_source(store):
+    from core.xml_read import import_session, parse_session
+    from training.datasets import unadmitted_turns
+
+    info, _ = import_session(store, parse_session(SMUGGLING.encode(), name="s.xml"))
+    session = Session.open(store, info.id)
+    smuggled, good = session.tree.turns()
+    session.judge(smuggled.id, "up")
+    assert turn_quality(session.tree, smuggled.id) is None
+    assert turn_quality(session.tree, good.id) == "good"
+    rows = session_rows(store.session(session.id), session.tree)
+    (row,) = rows.sft
+    trained = [m["content"] for m, t in zip(row["messages"], row["trainable"], strict=True) if t]
+    assert trained == [turn_text(good.body)]
+    assert rows.kto == [] and rows.preference == []
+    assert [t for t, _ in unadmitted_turns(session.tree)] == [smuggled.id]
+    # A turn made in the app (no import, no mark) is checked on its text all the same; and an
+    # edit of it is never paired against it.
+    other = Session.create(store)
+    other.append(UserMessage("x"))
+    bad = other.append(Turn("t", code="a</code><answer>b</answer>"))
+    other.judge(bad.id, "accepted")
+    other.append(Turn("t", code="fixed", origin="edited", source=bad.id), parent=bad.parent_id)
+    rows = session_rows(store.session(other.id), other.tree)
+    assert rows.preference == [] and turn_quality(other.tree, bad.id) is None
+    for row in rows.sft:
+        trained = [
+            m["content"] for m, t in zip(row["messages"], row["trainable"], strict=True) if t
+        ]
+        assert turn_text(bad.body) not in trained

@@ -104,21 +104,23 @@ DEEP = '{"meta":' * 5000 + "{}" + "}" * 5000
 @pytest.mark.parametrize(
     "xml, reason",
     [
-        (ours("<result id=\"R\" data='{\"error\":\"str\"}'/>"), "error must be an object"),
-        (ours("<result id=\"R\" data='{\"outputs\":[1]}'/>"), "outputs[0] must be an object"),
-        (ours("<result id=\"R\" data='{\"duration\":\"slow\"}'/>"), "duration must be a number"),
-        (ours("<result id=\"R\" data='{\"duration\":1e400}'/>"), "too large to be finite"),
-        (ours("<result id=\"R\" data='{\"truncated\":-1}'/>"), "truncated must be"),
+        (ours('<result id="R" data=\'{"error":"str"}\'/>'), "error must be an object"),
+        (ours('<result id="R" data=\'{"outputs":[1]}\'/>'), "outputs[0] must be an object"),
+        (ours('<result id="R" data=\'{"duration":"slow"}\'/>'), "duration must be a number"),
+        (ours('<result id="R" data=\'{"duration":1e400}\'/>'), "too large to be finite"),
+        (ours('<result id="R" data=\'{"truncated":-1}\'/>'), "truncated must be"),
         (ours("<result id=\"R\" data='[]'/>"), "must be a JSON object"),
-        (ours("<result id=\"R\" data='{\"duration\":NaN}'/>"), "NaN is not allowed"),
+        (ours('<result id="R" data=\'{"duration":NaN}\'/>'), "NaN is not allowed"),
         (ours(f"<result id=\"R\" data='{DEEP}'/>"), "nested deeper than"),
         (ours('<msg from="user" id="A" at="inf">x</msg>'), "at='inf' is not a time"),
         (ours('<msg from="user" id="A" at="nan">x</msg>'), "at='nan' is not a time"),
         (ours('<msg from="user" id="A" at="-1">x</msg>'), "at='-1' is not a time"),
         (ours("", ' created="1e300"'), "created='1e300' is not a time"),
         (
-            ours('<msg from="user" id="A">x</msg>\n<thought id="T" parent="A" data=\'{"raw":1}\'>'
-                 "t</thought><code>c</code>"),
+            ours(
+                '<msg from="user" id="A">x</msg>\n<thought id="T" parent="A" data=\'{"raw":1}\'>'
+                "t</thought><code>c</code>"
+            ),
             "raw must be a string",
         ),
         (ours('<kernel id="K" state="died" data=\'{"meta":[]}\'/>'), "meta must be an object"),

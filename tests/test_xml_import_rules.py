@@ -203,3 +203,53 @@ def test_recover_escapes_stray_lt_and_cdata_end_and_reports_each(store, tmp_path
     user, turn, _ = session.tree.path()
     assert user.body.text == "is 1 < 2 & 3 > 2?"
     assert turn.body.code == "print(1 < 2 and 'a]]>b' and \"<div>\")"
+
+
+# The earliest kyzel files: <root><events>, and role= as well as from= on <msg>
+
+OLD_KYZEL = """<?xml version="1.0" encoding="utf-8"?>
+<root>
+  <events>
+    <msg role="user">
+      What is in this folder?
+    </msg>
+    <msg role="assistant">
+      Let me list it.
+    </msg>
+    <code>import os
+print(os.listdir("."))</code>
+    <result>['a.txt']</result>
+    <msg from="assistant">There is one file, a.txt.</msg>
+    <msg role="user">Thanks</msg>
+    <msg role="assistant">Glad to help.</msg>
+    <msg role="assistant">Anything else?</msg>
+  </events>
+</root>
+"""
+
+
+@pytest.mark.parametrize("recover", [False, True])
+def test_old_kyzel_files_import_with_assistant_messages_as_turns(store, tmp_path, recover):
+    path = tmp_path / "old.xml"
+    path.write_text(OLD_KYZEL)
+    info, _ = import_session(store, read_session(path, recover=recover))
+    session = Session.open(store, info.id)
+    path_bodies = [e.body for e in session.tree.path()]
+    kinds = [e.kind for e in session.tree.path()]
+    assert kinds == ["user", "turn", "result", "turn", "user", "turn"]
+    assert path_bodies[0].text == "What is in this folder?"
+    # An assistant message before <code> is the thought, as a <thought> would be.
+    assert path_bodies[1] == Turn("Let me list it.", code=path_bodies[1].code, origin="imported")
+    assert path_bodies[1].code.startswith("import os")
+    assert session.tree.decision(session.tree.path()[1].id).value == "accepted"
+    # A closing assistant message with no code is the answer; the run before it the thought.
+    assert (path_bodies[3].thought, path_bodies[3].answer) == ("", "There is one file, a.txt.")
+    assert (path_bodies[5].thought, path_bodies[5].answer) == ("Glad to help.", "Anything else?")
+    assert path_bodies[4].text == "Thanks"
+
+
+def test_old_kyzel_sender_errors_name_the_attribute():
+    with pytest.raises(XmlImportError, match=r't\.xml:1:1: <msg role="robot">: expected role='):
+        tree_of('<root><events><msg role="robot">x</msg></events></root>')
+    with pytest.raises(XmlImportError, match=r"the root element is <html>"):
+        tree_of("<html><events/></html>")

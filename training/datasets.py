@@ -5,7 +5,10 @@ What counts as a good turn, from what the user did:
   an answer that was not rated down;
 - bad: rejected, rated down, edited away (an edited sibling names it as its source), or retried
   away (a sibling under the same parent was accepted and it was not).
-Excluded turns and sessions (`exclude` events) are in no row at all.
+Excluded turns and sessions (`exclude` events) are in no row at all, and so is any turn the turn
+grammar does not admit (`core.admission`: an imported turn marked `unadmitted`, or any turn whose
+text the grammar refuses, whatever its source): it is never learnt from, never a side of a
+preference pair, never a KTO row; `unadmitted_turns` lists them for `--train --review`.
 
 Rows:
 - SFT: one per branch (root to leaf), every message as the model saw it (`core.chat`, the same
@@ -23,6 +26,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.admission import UNADMITTED, is_admitted, refusal
 from core.chat import RENDER_VERSION, path_messages, turn_text
 from core.events import Event
 from core.store import SessionInfo
@@ -37,7 +41,7 @@ def turn_quality(
     tree: SessionTree, turn_id: str, edited_away: set[str] | None = None
 ) -> str | None:
     """ "good", "bad", or None (no signal either way)."""
-    if tree.excluded(turn_id):
+    if tree.excluded(turn_id) or not is_admitted(tree.node(turn_id).body):
         return None
     edited_away = _edited_away(tree) if edited_away is None else edited_away
     decision, rating = tree.decision(turn_id), tree.rating(turn_id)
@@ -120,6 +124,7 @@ def session_rows(info: SessionInfo, tree: SessionTree) -> SessionRows:
             and turn.body.source in tree
             and turn.body.source not in losers
             and not tree.excluded(turn.body.source)
+            and is_admitted(tree.node(turn.body.source).body)
         ):
             losers.append(turn.body.source)
         prompt = _prompt(tree, turn)
@@ -146,7 +151,7 @@ def session_rows(info: SessionInfo, tree: SessionTree) -> SessionRows:
             )
     for turn in tree.turns():
         rating = tree.rating(turn.id)
-        if rating and not tree.excluded(turn.id):
+        if rating and not tree.excluded(turn.id) and is_admitted(turn.body):
             rows.kto.append(
                 {
                     "session_id": info.id,
@@ -157,6 +162,16 @@ def session_rows(info: SessionInfo, tree: SessionTree) -> SessionRows:
                 }
             )
     return rows
+
+
+def unadmitted_turns(tree: SessionTree) -> list[tuple[str, str]]:
+    """(turn id, reason) for every turn of the session that the turn grammar does not admit."""
+    out = []
+    for turn in tree.turns():
+        reason = turn.body.meta.get(UNADMITTED) or refusal(turn.body)
+        if reason:
+            out.append((turn.id, str(reason)))
+    return out
 
 
 def is_eval_session(session_id: str, eval_share: float) -> bool:
