@@ -11,12 +11,14 @@ The store knows rows and transactions; the tree and its rules live in `core.tree
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -156,7 +158,8 @@ class Store:
                 # SQLite gives the -wal and -shm files the database file's mode: 0600 for all.
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             elif self.path.stat().st_mode & 0o077 and self.path.stat().st_uid == os.getuid():
-                os.chmod(self.path, 0o600)
+                with contextlib.suppress(OSError):  # a read-only disk: reading is still fine
+                    os.chmod(self.path, 0o600)
         except OSError as error:
             problem = why_unwritable(self.path) or error.strerror
             raise StoreError(f"cannot open {self.path}: {problem}.") from None
@@ -181,6 +184,18 @@ class Store:
                     f"{self.path} is not a kyzel-tui database ({error}). "
                     "Move it away or pass --home DIR."
                 ) from None
+            if _read_only_fs(self.path):
+                return self._connect_immutable()
+            raise friendly_error(error, self.path) from None
+        return db
+
+    def _connect_immutable(self) -> sqlite3.Connection:
+        """On a read-only disk nobody can change the file: read it (writes fail, saying why)."""
+        uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}?immutable=1"
+        try:
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as error:
             raise friendly_error(error, self.path) from None
         return db
 
@@ -434,6 +449,13 @@ class Store:
         except sqlite3.DatabaseError as error:
             return str(error)
         return "\n".join(str(row[0]) for row in rows)
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _title_from(text: str, width: int = 60) -> str:

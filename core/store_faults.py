@@ -9,6 +9,7 @@ existing one of ours, and refuses a file where a folder should be.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -28,24 +29,26 @@ def _free_bytes(directory: Path) -> int | None:
 
 def why_unwritable(path: Path) -> str | None:
     """Why `path` (a database, or the folder it goes in) cannot be written, if we can tell."""
-    directory = path.parent
-    free = _free_bytes(directory)
+    existing = path.parent
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent  # a folder still to be made: its nearest ancestor decides
+    free = _free_bytes(existing)
     if free is not None and free < 64 * 1024:
         return (
-            f"the disk holding {directory} is full. Free some disk space and try again; "
+            f"the disk holding {existing} is full. Free some disk space and try again; "
             "nothing that was already saved is lost"
         )
-    for target in (directory, path):
+    try:
+        readonly_fs = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+    except OSError:
+        readonly_fs = False
+    if readonly_fs:
+        return (
+            f"{existing} is on a read-only file system. Remount it read-write, or pass "
+            "--home DIR (or set KYZEL_HOME) to keep the data elsewhere"
+        )
+    for target in (existing, path):
         if target.exists() and not os.access(target, os.W_OK):
-            try:
-                readonly_fs = bool(os.statvfs(target).f_flag & os.ST_RDONLY)
-            except OSError:
-                readonly_fs = False
-            if readonly_fs:
-                return (
-                    f"{target} is on a read-only file system. Remount it read-write, or pass "
-                    "--home DIR (or set KYZEL_HOME) to keep the data elsewhere"
-                )
             return (
                 f"no permission to write {target}. Fix its permissions (it should belong to "
                 "you, mode 0700 for the folder and 0600 for the database), or pass --home DIR"
@@ -100,12 +103,15 @@ def prepare_folder(directory: Path) -> None:
             directory.mkdir(parents=True, mode=0o700)
             os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
         elif directory.stat().st_uid == os.getuid() and directory.stat().st_mode & 0o077:
-            os.chmod(directory, 0o700)  # sessions hold code, outputs and paths: ours alone
+            with contextlib.suppress(OSError):  # on a read-only disk it stays as it is
+                os.chmod(directory, 0o700)  # sessions hold code, outputs and paths: ours alone
     except NotADirectoryError:
         raise StoreError(
             f"a part of {directory} is a file, not a folder: point --home (or KYZEL_HOME) at a "
             "folder"
         ) from None
     except OSError as error:
-        problem = why_unwritable(directory / "kyzel.db") or error.strerror
+        problem = why_unwritable(directory / "kyzel.db") or (
+            f"{error.strerror}. Pass --home DIR (or set KYZEL_HOME) to a folder you can write"
+        )
         raise StoreError(f"cannot create the data folder {directory}: {problem}.") from None
