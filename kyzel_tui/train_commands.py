@@ -107,6 +107,13 @@ def train(args: argparse.Namespace) -> int:
     except (TrainError, StoreError, RegistryError, ModelLoadError, MaskError) as error:
         print(f"kyzel-tui: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # a full disk while saving: the run's staging folder is gone
+        print(
+            f"kyzel-tui: cannot write the training output: {error.strerror or error}; no adapter "
+            "was saved. Free some disk space (or fix the data folder's permissions) and try again",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("\nkyzel-tui: training interrupted; no adapter was saved", file=sys.stderr)
         return 130

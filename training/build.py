@@ -4,13 +4,16 @@ Sessions come from the store (all, or chosen ones) and from the curated XML file
 `data/sessions/`. The output folder holds, for each kind (sft, preference, kto) and each split
 (train, eval), a Hugging Face `datasets` folder and a JSONL file, plus `manifest.json`: counts,
 sessions on each side, file hashes and the rendering's version, so that an adapter can say
-exactly what it was trained on.
+exactly what it was trained on. The folder is written under a hidden temporary name and renamed
+into place when complete (a full disk leaves nothing half-written), private to the user: 0700
+folders, 0600 files, whatever the umask.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +28,7 @@ from training.datasets import (
     session_rows,
     split_sessions,
 )
+from training.registry import make_private, private_folder
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "sessions"
 KINDS = ("sft", "preference", "kto")
@@ -107,10 +111,33 @@ def _hash(path: Path) -> str:
 
 
 def write(built: Built, folder: Path, tokenizer: Any | None = None) -> Path:
-    """Write every kind and split as JSONL and as a `datasets` folder, then the manifest."""
+    """Write every kind and split as JSONL and as a `datasets` folder, then the manifest; all
+    of it or, on any failure, nothing."""
+    from training.settings import TrainError
+
+    staging = folder.parent / f".tmp-{folder.name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        private_folder(folder.parent)
+        private_folder(staging)
+        _write_into(built, staging, tokenizer)
+        make_private(staging)
+        staging.replace(folder)
+    except BaseException as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise TrainError(
+                f"cannot write the datasets to {folder}: {error.strerror or error}; nothing was "
+                "written. Free some disk space (or fix the folder's permissions) and try again"
+            ) from None
+        raise
+    built.folder = folder
+    return folder
+
+
+def _write_into(built: Built, folder: Path, tokenizer: Any | None) -> None:
     from datasets import Dataset
 
-    folder.mkdir(parents=True, exist_ok=True)
     hashes = {}
     for kind in KINDS:
         for split, rows in built.rows[kind].items():
@@ -123,9 +150,7 @@ def write(built: Built, folder: Path, tokenizer: Any | None = None) -> Path:
             if records:
                 Dataset.from_list(_flat(records)).save_to_disk(str(folder / kind / split))
     built.manifest["files"] = hashes
-    built.folder = folder
     (folder / "manifest.json").write_text(json.dumps(built.manifest, indent=2), encoding="utf-8")
-    return folder
 
 
 def _flat(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

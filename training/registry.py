@@ -5,7 +5,8 @@ A run folder holds the PEFT adapter (`adapter_config.json`, `adapter_model.safet
 model, backend, the settings, per-stage figures, evaluation before and after), `manifest.json`
 (the built data's manifest: which sessions, how many rows, file hashes) and the loss curve as text
 and PNG. A run is written to a hidden staging folder and renamed into place only when complete, so
-a killed run never looks like an adapter.
+a killed run never looks like an adapter. Adapters are private: 0700 folders and 0600 files,
+whatever the umask (`make_private`, also used for the datasets).
 
 `resolve_adapter(home, spec, base)` turns what the user typed after `--adapter` ("latest", a run
 id or a unique prefix of one, or a folder) into a folder, refusing a registered adapter that was
@@ -59,11 +60,33 @@ def new_run_id(home: Path | str, now: float | None = None) -> str:
     return run_id
 
 
+def private_folder(folder: Path) -> Path:
+    """Make `folder` (and missing parents) with mode 0700, whatever the umask."""
+    missing = []
+    probe = folder
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    return folder
+
+
+def make_private(folder: Path) -> None:
+    """Folders 0700 and files 0600 under `folder`, itself included: training data is private."""
+    os.chmod(folder, 0o700)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o700)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o600)
+
+
 def staging(home: Path | str, run_id: str) -> Path:
     """The hidden folder a run is written to before `commit` renames it into place."""
-    folder = adapters_dir(home) / f".tmp-{run_id}"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    private_folder(adapters_dir(home))
+    return private_folder(adapters_dir(home) / f".tmp-{run_id}")
 
 
 def commit(home: Path | str, run_id: str, meta: dict[str, Any]) -> Path:
@@ -72,6 +95,7 @@ def commit(home: Path | str, run_id: str, meta: dict[str, Any]) -> Path:
     if not (folder / ADAPTER_CONFIG).is_file():
         raise RegistryError(f"run {run_id} has no adapter to register in {folder}")
     (folder / RUN_FILE).write_text(json.dumps({**meta, "run_id": run_id}, indent=2) + "\n")
+    make_private(folder)
     final = adapters_dir(home) / run_id
     os.replace(folder, final)
     return final
