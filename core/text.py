@@ -77,3 +77,16 @@ def plain_label(text: str, width: int) -> str:
     at most `width` characters."""
     line = " ".join(_BIDI.sub("", _CONTROLS.sub(" ", strip_ansi(text))).split())
     return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_line(value: object) -> str:
+    """`value` as one line of JSON that a terminal shows literally: JSON escapes C0 controls
+    itself; C1 controls, DEL, line separators and bidi overrides are escaped here as \\uXXXX,
+    so the line decodes to exactly the same value."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -6,14 +6,13 @@ Each returns an exit status; errors go to standard error as one clear line that 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 from core.store import SessionInfo, Store, StoreError
-from core.text import one_line, safe_text
+from core.text import json_line, one_line, safe_text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +39,7 @@ def list_sessions(store: Store, args: argparse.Namespace) -> int:
     infos = store.sessions(search=args.search, limit=args.limit)
     if args.json:
         for info in infos:
-            print(json.dumps(info.__dict__, ensure_ascii=False))
+            print(json_line(info.__dict__))
         return 0
     if not infos:
         hint = f"no session matches {args.search!r}" if args.search else "no sessions yet"
@@ -71,20 +70,21 @@ def import_files(store: Store, args: argparse.Namespace) -> int:
             failed += 1
             hint = "" if args.recover else " (hand-edited? try --recover)"
             print(
-                f"{safe_text(str(error))}{hint}\n  nothing was imported from {path}",
+                safe_text(f"{error}{hint}\n  nothing was imported from {path}"),
                 file=sys.stderr,
             )
             continue
         except (StoreError, ValueError) as error:
             failed += 1
-            print(f"{path}: {safe_text(str(error))}\n  nothing was imported", file=sys.stderr)
+            print(f"{safe_text(f'{path}: {error}')}\n  nothing was imported", file=sys.stderr)
             continue
         for fix in parsed.fixes:
-            print(f"  fixed {fix}")
+            print(f"  fixed {safe_text(fix)}")
         kinds = Counter(e.kind for e in parsed.events)
         copy_note = " as a copy with new ids (it was imported before)" if copied else ""
         print(
-            f"imported {path} -> session {info.id}{copy_note}: {one_line(info.title, 50)!r}, "
+            f"imported {safe_text(str(path))} -> session {info.id}{copy_note}: "
+            f"{one_line(info.title, 50)!r}, "
             f"{kinds['user']} messages, {kinds['turn']} turns, {kinds['result']} results"
         )
     return 1 if failed else 0
@@ -117,10 +117,10 @@ def export_session(store: Store, args: argparse.Namespace) -> int:
         text = session_to_xml(session.info, session.tree, branch_only=bool(branch), blob=store.blob)
         scope = "the current branch" if branch else "every branch"
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(safe_text(text) if sys.stdout.isatty() else text)  # a pipe gets it exact
         return 0
     _write_atomically(output, text)
-    print(f"exported {session.id} ({scope}) to {output}", file=sys.stderr)
+    print(f"exported {session.id} ({scope}) to {safe_text(str(output))}", file=sys.stderr)
     return 0
 
 

@@ -50,3 +50,14 @@ def test_bidi_overrides_are_shown_as_markers_everywhere_the_sanitiser_runs():
 def test_plain_label_drops_controls_and_bidi_and_caps_the_length():
     assert plain_label("a\u202eb\x1b[2J\tc\u0085d", 50) == "ab c d"
     assert plain_label("x" * 600, 500) == "x" * 499 + "…"
+
+
+def test_json_line_escapes_what_a_terminal_would_obey_and_decodes_to_the_same_value():
+    import json
+
+    from core.text import json_line
+
+    value = {"title": "a\x9b2J\u202eb\x1b[2J\u2028c é"}
+    line = json_line(value)
+    assert not any(ch in line for ch in "\x9b\u202e\x1b\u2028")
+    assert json.loads(line) == value and "é" in line

@@ -230,3 +230,15 @@ def test_titles_and_model_names_are_capped_and_lose_controls_and_bidi(store, tmp
     assert stored.model == "model"
     for text in (stored.title, stored.model):
         assert not any(ch in text for ch in "\u202e\u2066\u2069\x9b\x9d\x7f\u0085")
+
+
+def test_the_app_shows_the_unadmitted_mark_on_the_turn(store):
+    from core.session import Session
+    from kyzel_tui.widgets.transcript.transcript import turn_notes
+
+    info, _ = import_session(store, parse_session(SMUGGLED.encode(), name="s.xml"))
+    tree = Session.open(store, info.id).tree
+    (turn,) = tree.turns()
+    notes = turn_notes(tree, turn.id)
+    assert "imported" in notes
+    assert any(n.startswith("unadmitted: the turn grammar refuses it") for n in notes)

@@ -23,6 +23,8 @@ def turn_notes(tree: SessionTree, turn_id: str) -> list[str]:
     body = tree.node(turn_id).body
     if body.origin != "generated":
         notes.append(body.origin)
+    if "unadmitted" in body.meta:  # core.admission: the grammar refuses it; never trained on
+        notes.append(f"unadmitted: {body.meta['unadmitted']}")
     decision = tree.decision(turn_id)
     if decision is not None:
         notes.append("ran" if decision.value == "accepted" else "skipped")
