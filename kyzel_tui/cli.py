@@ -193,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", dest="train_set", action="append", metavar="KEY=VALUE", help="a [train] setting"
     )
 
+    doctor = sub.add_parser("doctor", help="check the database; --recover writes a repaired copy")
+    doctor.add_argument(
+        "--recover", action="store_true", help="copy what can be read into a new file beside it"
+    )
+    _add_home(doctor, default=argparse.SUPPRESS)
+
     for child in (sessions, imp, exp, rename, delete, ask, lint, adapters, exclude, evaluate):
         _add_home(child, default=argparse.SUPPRESS)
     return parser
@@ -281,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         from kyzel_tui import model_commands
 
         return getattr(model_commands, args.command)(args)
+    if args.command == "doctor":
+        from kyzel_tui.doctor_command import doctor
+
+        return doctor(args)
     if args.command == "exclude":
         from kyzel_tui import data_commands
 
