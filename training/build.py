@@ -112,9 +112,13 @@ def _hash(path: Path) -> str:
 
 def write(built: Built, folder: Path, tokenizer: Any | None = None) -> Path:
     """Write every kind and split as JSONL and as a `datasets` folder, then the manifest; all
-    of it or, on any failure, nothing."""
+    of it or, on any failure, nothing. Returns the folder (`folder`, or `folder-2`... if taken)."""
     from training.settings import TrainError
 
+    name, n = folder.name, 1
+    while folder.exists():  # two runs in the same second: never mix their files
+        n += 1
+        folder = folder.with_name(f"{name}-{n}")
     staging = folder.parent / f".tmp-{folder.name}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
