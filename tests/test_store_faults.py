@@ -8,6 +8,7 @@ not allowed, i.e. when not root).
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -96,17 +97,35 @@ def test_a_read_only_disk_is_named_and_still_readable(small_disk):
         Store.open(small_disk / "elsewhere")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions")
+def _as_a_user() -> list[str]:
+    """A command prefix under which file permissions apply (root ignores them otherwise)."""
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv to drop root's permission override")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
 def test_a_folder_without_write_permission_is_named(tmp_path):
     home = tmp_path / "home"
     with Store.open(home) as store:
-        Session.create(store).append(UserMessage("x"))
+        session = Session.create(store)
+        session.append(UserMessage("x"))
     home.chmod(0o500)
     (home / DB_NAME).chmod(0o400)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     try:
-        with pytest.raises(StoreError, match="no permission to write"):
-            with Store.open(home) as store:
-                Session.create(store)
+        for command in (["rename", session.id, "new"], ["sessions"]):
+            done = subprocess.run(
+                [*_as_a_user(), sys.executable, "-m", "kyzel_tui", "--home", str(home), *command],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+            )
+            assert done.returncode == 1 and "Traceback" not in done.stderr
+            assert f"no permission to write {home}" in done.stderr, done.stderr
+            assert NOT_A_DB not in done.stderr
     finally:
         home.chmod(0o700)
 
