@@ -35,14 +35,22 @@ def read_bytes(path: Path, max_bytes: int) -> tuple[bytes, float]:
     with os.fdopen(fd, "rb") as file:
         opened = os.fstat(file.fileno())
         _require_regular(path, opened.st_mode)  # it may have been swapped since the stat
-        data = file.read(max_bytes + 1)
+        if opened.st_size > max_bytes:
+            raise InputError(
+                f"{path}:1:1: the file is {opened.st_size / 2**20:.1f} MiB, over the import limit "
+                f"of {_limit(max_bytes)}; split the session or raise the limit with --max-size"
+            )
+        data = file.read(max_bytes + 1)  # the size a file claims is not what it holds (/proc)
     if len(data) > max_bytes:
-        size = max(opened.st_size, len(data))
         raise InputError(
-            f"{path}:1:1: the file is {size / 2**20:.1f} MiB, over the import limit of "
-            f"{max_bytes / 2**20:.0f} MiB; split the session or raise the limit with --max-size"
+            f"{path}:1:1: the file holds more than the import limit of {_limit(max_bytes)} "
+            "(more than its size says); split the session or raise the limit with --max-size"
         )
     return data, opened.st_mtime
+
+
+def _limit(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB" if size >= 2**20 else f"{size} bytes"
 
 
 def _require_regular(path: Path, mode: int) -> None:
