@@ -1,0 +1,130 @@
+"""Pictures in the terminal: which graphics protocol it speaks, and a widget that draws in it.
+
+Kitty's graphics protocol and sixels draw real pixels (over SSH too, since they travel in the
+byte stream); every other terminal gets half-block cells, two pixels per character. The
+`textual-image` package draws all three; this module decides which one and feeds it.
+
+The terminal can only be asked before Textual starts: once the app runs, Textual reads every
+byte the terminal sends. So the command line calls `probe_terminal()` before `app.run()`, with one
+round trip: a kitty graphics query, a cell-size query and a device-attributes query, which every
+terminal answers, so the answer's end is known without waiting out a timeout. Where nobody
+asked (tests under `run_test`, a pipe, tmux tests of other things), pictures are half-block cells
+and nothing is sent to the terminal. `KYZEL_IMAGES=kitty|sixel|halfcell` forces a protocol.
+
+`textual-image` probes the terminal itself when its renderers are imported with a terminal on
+stdout; it is imported here with that probe turned off, and told the cell size found here.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+import time
+from typing import Any
+
+PROTOCOLS = ("kitty", "sixel", "halfcell")
+_QUERY = "\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\" + "\x1b[16t" + "\x1b[c"
+_DEVICE_ATTRIBUTES = re.compile(rb"\x1b\[\?([0-9;]*)c")
+_CELL_SIZE = re.compile(rb"\x1b\[6;(\d+);(\d+)t")
+
+_state: dict[str, Any] = {"protocol": "halfcell", "cell": (10, 20)}
+
+
+def protocol() -> str:
+    """The protocol pictures are drawn with: kitty, sixel or halfcell."""
+    return _state["protocol"]
+
+
+def probe_terminal(timeout: float = 0.5) -> str:
+    """Ask the terminal what it can draw (before Textual starts); remember and return it."""
+    forced = os.environ.get("KYZEL_IMAGES", "").strip().lower()
+    if forced in PROTOCOLS:
+        _state["protocol"] = forced
+        return forced
+    stdin, stdout = sys.__stdin__, sys.__stdout__
+    if not (stdin and stdout and stdin.isatty() and stdout.isatty()):
+        return _state["protocol"]
+    reply = _ask(stdin.fileno(), stdout.fileno(), timeout)
+    _state["protocol"] = _protocol_from(reply)
+    _state["cell"] = _cell_size(stdout.fileno(), reply)
+    return _state["protocol"]
+
+
+def _ask(fd_in: int, fd_out: int, timeout: float) -> bytes:
+    import select
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd_in)
+    reply = b""
+    try:
+        tty.setcbreak(fd_in)  # answers must not echo, and come byte by byte
+        os.write(fd_out, _QUERY.encode())
+        deadline = time.monotonic() + timeout
+        while not _DEVICE_ATTRIBUTES.search(reply):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd_in], [], [], left)[0]:
+                break
+            reply += os.read(fd_in, 1024)
+    except OSError:
+        pass
+    finally:
+        termios.tcsetattr(fd_in, termios.TCSANOW, saved)
+    return reply
+
+
+def _protocol_from(reply: bytes) -> str:
+    if b"\x1b_Gi=31;OK" in reply:
+        return "kitty"
+    attributes = _DEVICE_ATTRIBUTES.search(reply)
+    if attributes and b"4" in attributes.group(1).split(b";"):
+        return "sixel"
+    return "halfcell"
+
+
+def _cell_size(fd_out: int, reply: bytes) -> tuple[int, int]:
+    """Pixels per cell: from the kernel's window size, else the terminal's answer, else 10x20."""
+    import fcntl
+    import struct
+    import termios
+
+    try:
+        rows, columns, width, height = struct.unpack(
+            "HHHH", fcntl.ioctl(fd_out, termios.TIOCGWINSZ, b"\0" * 8)
+        )
+        if rows and columns and width and height:
+            return width // columns, height // rows
+    except OSError:
+        pass
+    match = _CELL_SIZE.search(reply)
+    if match and int(match.group(1)) and int(match.group(2)):
+        return int(match.group(2)), int(match.group(1))
+    return _state["cell"]
+
+
+def _widgets() -> Any:
+    """`textual_image.widget`, imported without letting it query the terminal."""
+    if "textual_image.widget" in sys.modules:
+        return sys.modules["textual_image.widget"]
+    from textual_image import _terminal
+
+    _terminal.get_cell_size._result = _terminal.CellSize(*_state["cell"])  # type: ignore[attr-defined]
+    real = sys.__stdout__
+    sys.__stdout__ = io.StringIO()  # not a terminal: its import-time probe is skipped
+    try:
+        import textual_image.widget as widgets
+    finally:
+        sys.__stdout__ = real
+    return widgets
+
+
+def picture(data: bytes, **kwargs: Any) -> Any:
+    """A Textual widget drawing the picture `data` (PNG, JPEG, GIF) with the chosen protocol."""
+    from PIL import Image as PILImage
+
+    widgets = _widgets()
+    kind = {"kitty": widgets.TGPImage, "sixel": widgets.SixelImage}
+    cls = kind.get(_state["protocol"], widgets.HalfcellImage)
+    return cls(PILImage.open(io.BytesIO(data)), **kwargs)
