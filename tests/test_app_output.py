@@ -246,3 +246,33 @@ async def test_palette_exports_ask_where_and_are_private(config, loaded):
     assert xml.stat().st_mode & 0o777 == 0o600 and notebook.stat().st_mode & 0o777 == 0o600
     assert exports.stat().st_mode & 0o777 == 0o700
     assert not list(exports.glob(".*"))  # no temporary file left behind
+
+
+async def test_a_stored_result_with_a_figure_twice_and_an_svg(tmp_path, loaded):
+    """Results stored before each picture was kept once still show each picture once; an SVG,
+    which the terminal cannot draw, says so instead of failing."""
+    from test_pictures_tmux import figure_png
+
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        session = Session.create(store, title="old plots")
+        session.append(UserMessage("plot"))
+        session.append(Turn("plot", code="plt.show(); fig"))
+        png = store.put_blob(figure_png(), "image/png")
+        svg = store.put_blob(b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml")
+        outputs = [{"mime": "image/png", "blob": png}] * 2 + [
+            {"mime": "image/svg+xml", "blob": svg}
+        ]
+        session.append(Result(output="", outputs=outputs))
+    app = make_app(app_config(home, loaded, session=session.id))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, kernel=False)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "picture 1/2 (image/png): o opens it full-screen" in text
+        assert "picture 2/2 (image/svg+xml): cannot be drawn here" in text
+        app.main.query(ImageView).first().focus()
+        await pilot.press("o", "right")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImageScreen), "the pictures")
+        await pilot.pause()
+        assert "this picture is an SVG" in screen_text(app)

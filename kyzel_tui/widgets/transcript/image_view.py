@@ -17,12 +17,16 @@ INLINE_ROWS = 14
 
 
 def pictures_of(result: Result) -> list[dict[str, Any]]:
-    """The result's image outputs that are kept as blobs (and so can be drawn)."""
-    return [
-        output
-        for output in result.outputs
-        if output.get("blob") and output.get("mime", "").startswith("image/")
-    ]
+    """The result's image outputs kept as blobs (and so drawable), each picture once: results
+    stored before the kernel side kept each once may hold the same figure twice."""
+    seen: set[str] = set()
+    pictures = []
+    for output in result.outputs:
+        blob = output.get("blob")
+        if blob and blob not in seen and output.get("mime", "").startswith("image/"):
+            seen.add(blob)
+            pictures.append(output)
+    return pictures
 
 
 def load_picture(app: Any, output: dict[str, Any]) -> bytes | None:

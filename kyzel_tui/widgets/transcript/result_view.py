@@ -14,6 +14,7 @@ from core.events import Result
 from core.kernel_output import overwrite, resolved
 from core.text import colours_only
 from kyzel_tui.widgets.transcript.event_view import EventView
+from kyzel_tui.widgets.transcript.image_view import open_pictures, pictures_of
 
 COLLAPSED_LINES = 12
 STATUS_STYLES = {
@@ -49,13 +50,6 @@ def result_body(output: str, error: dict | None, expanded: bool) -> tuple[Render
     return Group(head, gap, tail), hidden
 
 
-def has_pictures(result: Result | None) -> bool:
-    return result is not None and any(
-        output.get("blob") and output.get("mime", "").startswith("image/")
-        for output in result.outputs
-    )
-
-
 class ResultView(EventView):
     DEFAULT_CSS = """
     ResultView { border-left: wide $panel-lighten-2; color: $text-muted; }
@@ -80,9 +74,7 @@ class ResultView(EventView):
     def toggle(self) -> None:
         """`o`: expand or fold a long output; where nothing is folded, open the pictures."""
         body = output_lines(self.result.output, self.result.error) if self.result else []
-        if has_pictures(self.result) and len(body) <= COLLAPSED_LINES:
-            from kyzel_tui.widgets.transcript.image_view import open_pictures
-
+        if self.result is not None and pictures_of(self.result) and len(body) <= COLLAPSED_LINES:
             open_pictures(self.app, self.result)
             return
         self.expanded = not self.expanded
