@@ -113,6 +113,10 @@ class Collector:
             self.tail = rest[-self.config.tail_cap :]
             self.cut = len(rest)
 
+    def line_open(self) -> bool:
+        """Whether the last line is unfinished (a progress bar waiting for its next redraw)."""
+        return not (self.tail or self.output or "\n").endswith("\n")
+
     def truncated(self) -> int:
         """Characters cut here and, as its notes say, inside the kernel."""
         return self.cut + sum(int(n) for n in _KERNEL_NOTE.findall(self.output + self.tail))
@@ -129,7 +133,7 @@ class Collector:
             # Shell commands (`!ls`) print through a pty, which ends lines with \r\n.
             text = content.get("text", "").replace("\r\n", "\n")
             name = content.get("name", "")
-            if name != self.stream and not (self.tail or self.output or "\n").endswith("\n"):
+            if name != self.stream and self.line_open():
                 # As Jupyter shows each stream apart: stdout does not overwrite stderr's bar.
                 text = "\n" + text
             self.stream = name
@@ -156,6 +160,7 @@ class Collector:
         entry: dict[str, Any] | None = None
         display_id = content.get("transient", {}).get("display_id")
         updating = kind == "update_display_data" and display_id in self.displays
+        lead = "\n" if self.line_open() else ""  # a picture or a value gets a line of its own
         for mime in IMAGE_TYPES:
             if mime in data:
                 raw = data[mime]
@@ -167,19 +172,20 @@ class Collector:
                 sha = self.put_blob(blob, mime) if self.put_blob else None
                 entry = {"mime": mime, "blob": sha} if sha else {"mime": mime, "size": len(blob)}
                 text = f"[{mime} {_image_size(blob, mime)}]"
-                self.emit(OutputEvent("display", text, mime=mime, data=blob))
+                self.emit(OutputEvent("display", lead + text, mime=mime, data=blob))
                 break
         else:
             text = str(data.get("text/plain", ""))
             entry = {"mime": "text/plain", "text": text}
-            self.emit(OutputEvent("result" if kind == "execute_result" else "display", text))
+            shown_as = "result" if kind == "execute_result" else "display"
+            self.emit(OutputEvent(shown_as, lead + text))
         if updating:
             self.outputs[self.displays[display_id]] = entry
             return
         if display_id:
             self.displays[display_id] = len(self.outputs)
         self.outputs.append(entry)
-        self.add_text(text if text.endswith("\n") else text + "\n")
+        self.add_text(lead + text if text.endswith("\n") else lead + text + "\n")
 
 
 def _image_size(blob: bytes, mime: str) -> str:

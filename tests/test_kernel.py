@@ -394,3 +394,15 @@ async def test_replay_skips_cells_cut_short_and_goes_on_past_old_errors(own_runn
     event = session.tree.path()[-1]
     assert "skipped 2 whose first run was interrupted or timeout" in event.body.detail
     assert event.body.meta["skipped"] == [cell.turn_id for cell in report.skipped]
+
+
+async def test_a_value_shown_after_an_unfinished_bar_gets_its_own_line(runner):
+    seen = []
+    result = await runner.execute(
+        "print(' 50%', end='\\r', flush=True)\ndisplay(7 * 6)\nprint('next')",
+        on_output=seen.append,
+    )
+    assert result.output == " 50%\n42\nnext\n"
+    assert "".join(e.text + ("\n" if e.kind != "stream" else "") for e in seen) == (
+        " 50%\r\n42\nnext\n"
+    )
