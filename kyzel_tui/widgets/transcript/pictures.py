@@ -53,11 +53,17 @@ def probe_terminal(timeout: float = 0.5) -> str:
 
 
 def _ask(fd_in: int, fd_out: int, timeout: float) -> bytes:
-    import select
-    import termios
-    import tty
+    try:
+        import select
+        import termios
+        import tty
+    except ImportError:  # not a POSIX terminal: half-block cells need no question
+        return b""
 
-    saved = termios.tcgetattr(fd_in)
+    try:
+        saved = termios.tcgetattr(fd_in)
+    except termios.error:
+        return b""
     reply = b""
     try:
         tty.setcbreak(fd_in)  # answers must not echo, and come byte by byte
@@ -68,7 +74,7 @@ def _ask(fd_in: int, fd_out: int, timeout: float) -> bytes:
             if left <= 0 or not select.select([fd_in], [], [], left)[0]:
                 break
             reply += os.read(fd_in, 1024)
-    except OSError:
+    except (OSError, termios.error):
         pass
     finally:
         termios.tcsetattr(fd_in, termios.TCSANOW, saved)
