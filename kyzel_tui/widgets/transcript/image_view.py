@@ -13,7 +13,8 @@ from kyzel_tui.widgets.transcript.event_view import EventView
 from kyzel_tui.widgets.transcript.pictures import picture
 
 INLINE_ROWS = 14
-"""Terminal rows a picture takes in the transcript (its width follows its aspect ratio)."""
+"""Terminal rows a picture takes in the transcript at most (a third of a small terminal); its
+width follows its aspect ratio."""
 
 
 def pictures_of(result: Result) -> list[dict[str, Any]]:
@@ -63,13 +64,14 @@ class ImageView(EventView):
 
     def compose(self) -> ComposeResult:
         outputs = pictures_of(self.result)
+        rows = max(6, min(INLINE_ROWS, self.app.size.height // 3))
         for number, output in enumerate(outputs, 1):
             data = load_picture(self.app, output)
             shown = data is not None
             if shown:
                 try:
                     shown_picture = picture(data, classes="picture")
-                    shown_picture.styles.height = INLINE_ROWS
+                    shown_picture.styles.height = rows
                     yield shown_picture
                 except Exception:  # bytes PIL cannot read: say so instead of drawing
                     shown = False

@@ -92,9 +92,7 @@ class ResultView(EventView):
             header.append(f"  {result.duration:.2f} s", style="dim")
         if result.truncated:
             header.append(f"  {result.truncated} characters cut", style="dim")
-        body, hidden = result_body(result.output, result.error, self.expanded)
-        if hidden:
-            header.append(f"  {hidden:,} lines folded: o expands", style="dim")
-        elif self.expanded:
+        body, _ = result_body(result.output, result.error, self.expanded)
+        if self.expanded and len(output_lines(result.output, result.error)) > COLLAPSED_LINES:
             header.append("  o folds", style="dim")
         return Group(header, body)
