@@ -323,6 +323,18 @@ def _command_parser(parser: argparse.ArgumentParser, command: str | None):
 
 
 def run_app(args: argparse.Namespace) -> int:
+    from kyzel_tui.widgets.transcript.pictures import ask_terminal
+
+    # Asked now, answered while the app loads, read just before Textual takes the terminal.
+    probe = ask_terminal()
+    try:
+        return _run_app(args, probe)
+    finally:
+        if probe is not None:
+            probe.finish(timeout=0)  # after an early return, the terminal is put back as it was
+
+
+def _run_app(args: argparse.Namespace, probe) -> int:
     from core.generate import Sampling
     from core.kernel import KernelConfig
     from core.store import StoreError
@@ -354,9 +366,8 @@ def run_app(args: argparse.Namespace) -> int:
     except StoreError as error:
         print(f"kyzel-tui: {error}", file=sys.stderr)
         return 1
-    from kyzel_tui.widgets.transcript.pictures import probe_terminal
-
-    probe_terminal()  # now or never: once the app runs, Textual reads what the terminal says
+    if probe is not None:
+        probe.finish()  # now or never: once the app runs, Textual reads what the terminal says
     app.run()
     return app.return_code or 0
 

@@ -5,11 +5,14 @@ byte stream); every other terminal gets half-block cells, two pixels per charact
 `textual-image` package draws all three; this module decides which one and feeds it.
 
 The terminal can only be asked before Textual starts: once the app runs, Textual reads every
-byte the terminal sends. So the command line calls `probe_terminal()` before `app.run()`, with one
-round trip: a kitty graphics query, a cell-size query and a device-attributes query, which every
-terminal answers, so the answer's end is known without waiting out a timeout. Where nobody
-asked (tests under `run_test`, a pipe, tmux tests of other things), pictures are half-block cells
-and nothing is sent to the terminal. `KYZEL_IMAGES=kitty|sixel|halfcell` forces a protocol.
+byte the terminal sends. So the command line asks (`ask_terminal`) as it starts, before it loads
+the app, and reads the answer (`Probe.finish`) just before `app.run()`: one round trip of a kitty
+graphics query, a cell-size query and a device-attributes query, which every terminal emulator
+answers, so the answer's end is known without waiting out a timeout (a bare pseudo-terminal that
+answers nothing costs at most 0.35 s from the question, mostly spent loading the app anyway).
+Where nobody asked (tests under `run_test`, a pipe, tmux tests of other things), pictures are
+half-block cells and nothing is sent to the terminal. `KYZEL_IMAGES=kitty|sixel|halfcell`
+forces a protocol.
 
 `textual-image` probes the terminal itself when its renderers are imported with a terminal on
 stdout; it is imported here with that probe turned off, and told the cell size found here.
@@ -37,48 +40,68 @@ def protocol() -> str:
     return _state["protocol"]
 
 
-def probe_terminal(timeout: float = 0.5) -> str:
-    """Ask the terminal what it can draw (before Textual starts); remember and return it."""
+class Probe:
+    """The terminal question, asked: its answer is read by `finish`, meanwhile the app loads."""
+
+    def __init__(self, fd_in: int, fd_out: int, saved: Any):
+        self.fd_in, self.fd_out, self.saved = fd_in, fd_out, saved
+        self.asked = time.monotonic()
+
+    def finish(self, timeout: float = 0.35) -> str:
+        """Read the answer (until `timeout` seconds after asking), put the terminal back as it
+        was, remember the protocol and return it. Once only: later calls return the protocol."""
+        import select
+        import termios
+
+        if self.saved is None:
+            return _state["protocol"]
+        reply = b""
+        try:
+            while not _DEVICE_ATTRIBUTES.search(reply):
+                left = self.asked + timeout - time.monotonic()
+                if left <= 0 or not select.select([self.fd_in], [], [], left)[0]:
+                    break
+                reply += os.read(self.fd_in, 1024)
+        except OSError:
+            pass
+        finally:
+            termios.tcsetattr(self.fd_in, termios.TCSANOW, self.saved)
+            self.saved = None
+        _state["protocol"] = _protocol_from(reply)
+        _state["cell"] = _cell_size(self.fd_out, reply)
+        return _state["protocol"]
+
+
+def ask_terminal() -> Probe | None:
+    """Ask the terminal what it can draw, before Textual starts; None where nothing is asked
+    (`KYZEL_IMAGES` set, no terminal, not POSIX). The answer is read by `Probe.finish`, so
+    that the app can load while it travels (over SSH, a round trip)."""
     forced = os.environ.get("KYZEL_IMAGES", "").strip().lower()
     if forced in PROTOCOLS:
         _state["protocol"] = forced
-        return forced
+        return None
     stdin, stdout = sys.__stdin__, sys.__stdout__
     if not (stdin and stdout and stdin.isatty() and stdout.isatty()):
-        return _state["protocol"]
-    reply = _ask(stdin.fileno(), stdout.fileno(), timeout)
-    _state["protocol"] = _protocol_from(reply)
-    _state["cell"] = _cell_size(stdout.fileno(), reply)
-    return _state["protocol"]
-
-
-def _ask(fd_in: int, fd_out: int, timeout: float) -> bytes:
+        return None
     try:
-        import select
         import termios
         import tty
     except ImportError:  # not a POSIX terminal: half-block cells need no question
-        return b""
-
+        return None
+    fd_in, fd_out = stdin.fileno(), stdout.fileno()
     try:
         saved = termios.tcgetattr(fd_in)
-    except termios.error:
-        return b""
-    reply = b""
-    try:
-        tty.setcbreak(fd_in)  # answers must not echo, and come byte by byte
+        tty.setcbreak(fd_in)  # the answer must not echo, and comes without a newline
         os.write(fd_out, _QUERY.encode())
-        deadline = time.monotonic() + timeout
-        while not _DEVICE_ATTRIBUTES.search(reply):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd_in], [], [], left)[0]:
-                break
-            reply += os.read(fd_in, 1024)
     except (OSError, termios.error):
-        pass
-    finally:
-        termios.tcsetattr(fd_in, termios.TCSANOW, saved)
-    return reply
+        return None
+    return Probe(fd_in, fd_out, saved)
+
+
+def probe_terminal(timeout: float = 0.35) -> str:
+    """Ask the terminal and wait for its answer: the protocol pictures will be drawn with."""
+    probe = ask_terminal()
+    return probe.finish(timeout) if probe is not None else _state["protocol"]
 
 
 def _protocol_from(reply: bytes) -> str:
