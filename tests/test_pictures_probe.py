@@ -15,10 +15,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = (
-    "import io\n"
+    "import io, os, select, sys, time\n"
     "from PIL import Image\n"
-    "from kyzel_tui.widgets.transcript.pictures import picture, probe_terminal, _state\n"
-    "protocol = probe_terminal(timeout=3.0)\n"
+    "from kyzel_tui.widgets.transcript.pictures import picture, ask_terminal, _state\n"
+    "probe = ask_terminal()\n"
+    "time.sleep(float(os.environ['LOADING']))  # the app loads meanwhile\n"
+    "protocol = probe.finish(timeout=3.0)\n"
+    "left = select.select([sys.stdin], [], [], 0.3)[0]\n"
+    "print('LEFT', repr(os.read(0, 100) if left else b''))\n"
     "png = io.BytesIO(); Image.new('RGB', (4, 4)).save(png, format='PNG')\n"
     "kind = type(picture(png.getvalue()))\n"
     "print('RESULT', protocol, kind.__module__ + '.' + kind.__name__, *_state['cell'])\n"
@@ -28,9 +32,9 @@ SIXEL = b"\x1b[?63;1;2;4;6;9;15;22c"  # xterm -ti vt340: attribute 4 is sixel gr
 PLAIN = b"\x1b[?1;2c"
 
 
-def probe_with(answer: bytes) -> list[str]:
+def probe_with(answer: bytes, loading: float = 0.0) -> list[str]:
     controller, terminal = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOADING": str(loading)}
     env.pop("KYZEL_IMAGES", None)
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD], stdin=terminal, stdout=terminal, stderr=terminal, env=env
@@ -56,6 +60,7 @@ def probe_with(answer: bytes) -> list[str]:
         child.kill()
         os.close(controller)
     assert b"\x1b_Gi=31,s=1,v=1,a=q" in asked and asked.rstrip().endswith(b"\x1b[c")
+    assert "LEFT b''" in said.decode()  # the whole answer was read: none of it reaches the app
     lines = [line for line in said.decode().splitlines() if "RESULT" in line]
     assert lines, said
     line = lines[0][lines[0].index("RESULT") :]
@@ -75,3 +80,7 @@ def test_the_best_protocol_the_terminal_speaks(answer, protocol, widget):
     assert found[:2] == [protocol, widget]
     if answer is KITTY:  # its cell size answer (20 rows by 9 columns of pixels), as no ioctl gives
         assert found[2:] == ["9", "20"]
+
+
+def test_an_answer_that_came_while_the_app_loaded_past_the_deadline_is_still_read():
+    assert probe_with(SIXEL, loading=4.0)[0] == "sixel"

@@ -58,8 +58,10 @@ class Probe:
         reply = b""
         try:
             while not _DEVICE_ATTRIBUTES.search(reply):
-                left = self.asked + timeout - time.monotonic()
-                if left <= 0 or not select.select([self.fd_in], [], [], left)[0]:
+                # Past the deadline, what has already come is still read (the app may have
+                # taken longer to load than the answer to travel).
+                left = max(0.0, self.asked + timeout - time.monotonic())
+                if not select.select([self.fd_in], [], [], left)[0]:
                     break
                 reply += os.read(self.fd_in, 1024)
         except OSError:
