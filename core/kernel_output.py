@@ -3,11 +3,19 @@
 `Collector` receives the kernel's iopub messages (stream, execute_result, display_data,
 update_display_data, clear_output, error), passes each on as an `OutputEvent` for the screen,
 and keeps the text, the rich outputs (images as blobs) and the error for the stored result.
+
+An image appears once per execution: `plt.show(); fig` sends the same figure twice (the inline
+backend's display_data at `show`, then the execute_result of `fig`), and outputs with the same
+bytes are one output, told apart by their sha256.
+
+A carriage return works as in a terminal and in Jupyter: the text after it overwrites its line,
+so a progress bar (tqdm, pip) that redraws one line a thousand times is kept as its last state.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +23,39 @@ from typing import Any
 
 _KERNEL_NOTE = re.compile(r"\[\.\.\. (\d+) characters of output cut \.\.\.\]")
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
+
+
+def overwrite(buffer: str, text: str) -> str:
+    """`buffer` then `text`, each carriage return overwriting its line from the start.
+
+    Finished lines come back resolved. The last line may stay as `shown\rwritten` (what it showed
+    before its last carriage return, then what was written since), because the next piece of
+    text goes on from that cursor position: `resolved` gives what it shows.
+    """
+    if "\r" not in text and "\r" not in buffer[buffer.rfind("\n") + 1 :]:
+        return buffer + text
+    start = buffer.rfind("\n") + 1
+    lines = (buffer[start:] + text).split("\n")
+    done = [_resolve_line(line) for line in lines[:-1]]
+    last = lines[-1]
+    if "\r" in last:
+        before, _, written = last.rpartition("\r")
+        last = f"{_resolve_line(before)}\r{written}"
+    return buffer[:start] + "\n".join([*done, last])
+
+
+def resolved(buffer: str) -> str:
+    """What a buffer built by `overwrite` shows: its last line resolved too."""
+    start = buffer.rfind("\n") + 1
+    return buffer[:start] + _resolve_line(buffer[start:])
+
+
+def _resolve_line(line: str) -> str:
+    runs = line.split("\r")
+    shown = runs[0]
+    for run in runs[1:]:
+        shown = run + shown[len(run) :]
+    return shown
 
 
 @dataclass
@@ -47,6 +88,10 @@ class Collector:
     error: dict[str, Any] | None = None
     outputs: list[dict[str, Any]] = field(default_factory=list)
     displays: dict[str, int] = field(default_factory=dict)
+    stream: str = ""
+    """The stream (stdout, stderr) that wrote last."""
+    images: set[str] = field(default_factory=set)
+    """The sha256 of each image kept, so that the same picture is kept once."""
 
     def emit(self, event: OutputEvent) -> None:
         if self.on_output is not None:
@@ -55,13 +100,22 @@ class Collector:
     def add_text(self, text: str) -> None:
         if self.clear_pending:
             self.output, self.tail, self.clear_pending = "", "", False
-        room = self.limit - len(self.output)
-        if room > 0:
-            self.output += text[:room]
-            text = text[room:]
-        if text:
-            self.tail = (self.tail + text)[-self.config.tail_cap :]
-            self.cut += len(text)
+        if self.cut:
+            grown = overwrite(self.tail, text)
+            self.cut += max(0, len(grown) - len(self.tail))
+            self.tail = grown[-self.config.tail_cap :]
+            return
+        # Overwrite first, cap after: a progress bar redrawn a thousand times is one line.
+        combined = overwrite(self.output, text)
+        self.output = combined[: self.limit]
+        rest = combined[self.limit :]
+        if rest:
+            self.tail = rest[-self.config.tail_cap :]
+            self.cut = len(rest)
+
+    def line_open(self) -> bool:
+        """Whether the last line is unfinished (a progress bar waiting for its next redraw)."""
+        return not (self.tail or self.output or "\n").endswith("\n")
 
     def truncated(self) -> int:
         """Characters cut here and, as its notes say, inside the kernel."""
@@ -69,16 +123,22 @@ class Collector:
 
     def text(self) -> str:
         if not self.cut:
-            return self.output
+            return resolved(self.output)
         hidden = self.cut - len(self.tail)
-        return f"{self.output}\n[... {hidden} characters of output cut ...]\n{self.tail}"
+        note = f"[... {hidden} characters of output cut ...]"
+        return f"{resolved(self.output)}\n{note}\n{resolved(self.tail)}"
 
     def handle(self, kind: str, content: dict[str, Any]) -> None:
         if kind == "stream":
             # Shell commands (`!ls`) print through a pty, which ends lines with \r\n.
             text = content.get("text", "").replace("\r\n", "\n")
+            name = content.get("name", "")
+            if name != self.stream and self.line_open():
+                # As Jupyter shows each stream apart: stdout does not overwrite stderr's bar.
+                text = "\n" + text
+            self.stream = name
             self.add_text(text)
-            self.emit(OutputEvent("stream", text, name=content.get("name", "")))
+            self.emit(OutputEvent("stream", text, name=name))
         elif kind in ("execute_result", "display_data", "update_display_data"):
             self.rich(kind, content)
         elif kind == "error":
@@ -98,27 +158,34 @@ class Collector:
     def rich(self, kind: str, content: dict[str, Any]) -> None:
         data = content.get("data", {})
         entry: dict[str, Any] | None = None
+        display_id = content.get("transient", {}).get("display_id")
+        updating = kind == "update_display_data" and display_id in self.displays
+        lead = "\n" if self.line_open() else ""  # a picture or a value gets a line of its own
         for mime in IMAGE_TYPES:
             if mime in data:
                 raw = data[mime]
                 blob = raw.encode() if mime == "image/svg+xml" else base64.b64decode(raw)
+                digest = hashlib.sha256(blob).hexdigest()
+                if digest in self.images and not updating:
+                    return  # the same picture again (`plt.show(); fig`)
+                self.images.add(digest)
                 sha = self.put_blob(blob, mime) if self.put_blob else None
                 entry = {"mime": mime, "blob": sha} if sha else {"mime": mime, "size": len(blob)}
                 text = f"[{mime} {_image_size(blob, mime)}]"
-                self.emit(OutputEvent("display", text, mime=mime, data=blob))
+                self.emit(OutputEvent("display", lead + text, mime=mime, data=blob))
                 break
         else:
             text = str(data.get("text/plain", ""))
             entry = {"mime": "text/plain", "text": text}
-            self.emit(OutputEvent("result" if kind == "execute_result" else "display", text))
-        display_id = content.get("transient", {}).get("display_id")
-        if kind == "update_display_data" and display_id in self.displays:
+            shown_as = "result" if kind == "execute_result" else "display"
+            self.emit(OutputEvent(shown_as, lead + text))
+        if updating:
             self.outputs[self.displays[display_id]] = entry
             return
         if display_id:
             self.displays[display_id] = len(self.outputs)
         self.outputs.append(entry)
-        self.add_text(text if text.endswith("\n") else text + "\n")
+        self.add_text(lead + text if text.endswith("\n") else lead + text + "\n")
 
 
 def _image_size(blob: bytes, mime: str) -> str:

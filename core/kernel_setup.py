@@ -3,6 +3,8 @@
 Run once, silently, in a Python kernel (ours, or any IPython kernel): it caps what one execution
 may print before the text ever leaves the kernel (a 100 MB string never crosses the wire), keeps
 the last part of what was cut, and interrupts code that goes on printing far beyond the cap.
+The cap counts text as a terminal shows it: a progress bar that redraws its line with a carriage
+return does not lengthen the output, so it stays live however long the loop runs.
 (`input()` is refused by the runner itself: it sends every request with `allow_stdin=False`.)
 The text below is sent to the kernel as source; it must stay self-contained.
 """
@@ -17,8 +19,33 @@ def _kyzel_setup(cap, tail_cap, hard_cap):
 
     from IPython import get_ipython
 
-    state = {"written": 0, "cut": 0, "tail": collections.deque(), "tail_len": 0,
-             "interrupted": False}
+    state = {"written": 0, "raw": 0, "cut": 0, "tail": collections.deque(), "tail_len": 0,
+             "interrupted": False, "col": 0, "width": 0}
+
+    def growth(text):
+        # How much `text` lengthens the output as shown: a carriage return overwrites its line.
+        if "\r" not in text:
+            newline = text.rfind("\n")
+            if newline >= 0:
+                state["col"] = state["width"] = len(text) - newline - 1
+                return len(text)
+            state["col"] += len(text)
+            grown = max(0, state["col"] - state["width"])
+            state["width"] = max(state["width"], state["col"])
+            return grown
+        grown = 0
+        for index, line in enumerate(text.split("\n")):
+            if index:
+                grown += 1
+                state["col"] = state["width"] = 0
+            for step, run in enumerate(line.split("\r")):
+                if step:
+                    state["col"] = 0
+                state["col"] += len(run)
+                if state["col"] > state["width"]:
+                    grown += state["col"] - state["width"]
+                    state["width"] = state["col"]
+        return grown
 
     def keep_tail(text):
         state["tail"].append(text)
@@ -32,8 +59,9 @@ def _kyzel_setup(cap, tail_cap, hard_cap):
             if not isinstance(text, str):
                 return passthrough(text)
             before = state["written"]
-            state["written"] = before + len(text)
-            if before + len(text) <= cap:
+            state["written"] = before + growth(text)
+            state["raw"] += len(text)
+            if state["written"] <= cap and state["raw"] <= hard_cap:
                 return passthrough(text)
             shown = max(0, cap - before)
             if shown:
@@ -44,7 +72,7 @@ def _kyzel_setup(cap, tail_cap, hard_cap):
                 rest = rest[-tail_cap:]
             state["cut"] += len(rest)
             keep_tail(rest)
-            if state["written"] > hard_cap and not state["interrupted"]:
+            if state["raw"] > hard_cap and not state["interrupted"]:
                 state["interrupted"] = True
                 _thread.interrupt_main()
             return len(text)
@@ -57,7 +85,8 @@ def _kyzel_setup(cap, tail_cap, hard_cap):
             stream.write = capped(stream.write)
 
     def pre_execute():
-        state.update(written=0, cut=0, tail=collections.deque(), tail_len=0, interrupted=False)
+        state.update(written=0, raw=0, cut=0, tail=collections.deque(), tail_len=0,
+                     interrupted=False, col=0, width=0)
         wrap(sys.stdout)
         wrap(sys.stderr)
 

@@ -158,15 +158,33 @@ class KyzelApp(App):
         self.main.status.auto = self.agent.config.auto
 
     def _export(self, suffix: str, text: str) -> None:
-        from pathlib import Path
+        """Ask where (default: exports/ in the data folder), then write it for the user alone."""
+        from kyzel_tui.screens.export_path import ExportPathScreen
+        from kyzel_tui.store_commands import write_private
 
-        path = Path.cwd() / f"kyzel-{self.agent.session.id}.{suffix}"
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as error:
-            self.notify(f"cannot write {path}: {error.strerror}", severity="error", markup=False)
-            return
-        self.notify(f"exported to {path}", markup=False)
+        folder = self.config.data_dir / "exports"
+        default = folder / f"kyzel-{self.agent.session.id}.{suffix}"
+
+        def chosen(path) -> None:
+            if path is None:
+                return
+            try:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                if path.parent == folder:
+                    folder.chmod(0o700)  # what was exported before stays private too
+                write_private(path, text)
+            except OSError as error:
+                self.notify(
+                    f"cannot write {path}: {error.strerror}", severity="error", markup=False
+                )
+                return
+            except StoreError as error:
+                self.notify(str(error), severity="error", markup=False)
+                return
+            self.notify(f"exported to {path}", markup=False)
+
+        what = "the session tree as XML" if suffix == "xml" else "the branch as a notebook"
+        self.push_screen(ExportPathScreen(what, default), chosen)
 
     def export_xml(self) -> None:
         from core.xml_write import session_to_xml

@@ -78,13 +78,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="attach to a running kernel through its connection file",
     )
-    app.add_argument("--temperature", dest="app_temperature", type=float, default=0.7)
-    app.add_argument("--max-new-tokens", dest="app_max_new_tokens", type=int, default=1024)
+    app.add_argument(
+        "--temperature",
+        dest="app_temperature",
+        type=float,
+        default=0.7,
+        metavar="T",
+        help="sampling temperature of the model's turns (default 0.7; 0 is greedy)",
+    )
+    app.add_argument(
+        "--max-new-tokens",
+        dest="app_max_new_tokens",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="token budget of one turn (default 1024)",
+    )
     app.add_argument(
         "--timeout",
         dest="app_timeout",
         type=float,
         default=120.0,
+        metavar="S",
         help="seconds one code cell may run before it is interrupted (default 120)",
     )
     _add_training_options(parser)
@@ -96,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--json", action="store_true", help="one JSON object per line")
 
     imp = sub.add_parser("import", help="import sessions from XML files (kyzel or ours)")
-    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE", help="XML session files")
     imp.add_argument(
         "--recover",
         action="store_true",
@@ -132,15 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(branch=None)  # None: neither given, so --tree can be told from the default
 
     rename = sub.add_parser("rename", help="give a session a new title")
-    rename.add_argument("session", metavar="SESSION")
-    rename.add_argument("title", metavar="TITLE")
+    rename.add_argument("session", metavar="SESSION", help="id, unique id prefix, or exact title")
+    rename.add_argument("title", metavar="TITLE", help="the new title (not empty)")
 
     delete = sub.add_parser("delete", help="delete a session and all its events, for good")
-    delete.add_argument("session", metavar="SESSION")
+    delete.add_argument("session", metavar="SESSION", help="id, unique id prefix, or exact title")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     ask = sub.add_parser("ask", help="generate one turn for PROMPT, headless, and print it")
-    ask.add_argument("prompt", metavar="PROMPT")
+    ask.add_argument("prompt", metavar="PROMPT", help="the request, as typed in the app")
     _add_model_options(ask)
     ask.add_argument("--adapter", metavar="PATH", help="a LoRA adapter to load on the model")
     ask.add_argument(
@@ -161,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint = sub.add_parser(
         "lint", help="check every turn of XML files or stored sessions against the turn grammar"
     )
-    lint.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    lint.add_argument("files", nargs="*", type=Path, metavar="FILE", help="XML session files")
     lint.add_argument(
         "--session", action="append", default=[], metavar="ID", help="a stored session (repeatable)"
     )
@@ -232,7 +247,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="only these stored sessions (the curated examples join unless --no-examples)",
     )
-    train.add_argument("--epochs", dest="train_epochs", type=float, metavar="N")
+    train.add_argument(
+        "--epochs", dest="train_epochs", type=float, metavar="N", help="passes over the data"
+    )
     train.add_argument("--lr", dest="train_lr", type=float, metavar="X", help="SFT learning rate")
     train.add_argument("--lora-r", dest="train_lora_r", type=int, metavar="N", help="LoRA rank")
     train.add_argument(
@@ -272,7 +289,9 @@ def _add_model_options(parser: argparse.ArgumentParser, what: str = "to use") ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the subcommand's own parser, so that its usage is the one shown
+        _command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.train:
         if args.command is not None:
             parser.error(f"--train runs on its own, not with the {args.command} command")
@@ -306,7 +325,26 @@ def main(argv: list[str] | None = None) -> int:
     return store_commands.run(args)
 
 
+def _command_parser(parser: argparse.ArgumentParser, command: str | None):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
 def run_app(args: argparse.Namespace) -> int:
+    from kyzel_tui.widgets.transcript.pictures import ask_terminal
+
+    # Asked now, answered while the app loads, read just before Textual takes the terminal.
+    probe = ask_terminal()
+    try:
+        return _run_app(args, probe)
+    finally:
+        if probe is not None:
+            probe.finish(timeout=0)  # after an early return, the terminal is put back as it was
+
+
+def _run_app(args: argparse.Namespace, probe) -> int:
     from core.generate import Sampling
     from core.kernel import KernelConfig
     from core.store import StoreError
@@ -338,6 +376,8 @@ def run_app(args: argparse.Namespace) -> int:
     except StoreError as error:
         print(f"kyzel-tui: {error}", file=sys.stderr)
         return 1
+    if probe is not None:
+        probe.finish()  # now or never: once the app runs, Textual reads what the terminal says
     app.run()
     return app.return_code or 0
 

@@ -1,11 +1,13 @@
 """The subcommands that work on the store: sessions, import, export, rename, delete.
 
 Each returns an exit status; errors go to standard error as one clear line that says what to do.
+Exports are private to the user (0600): a session holds whatever the code printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import Counter
@@ -63,12 +65,18 @@ def import_files(store: Store, args: argparse.Namespace) -> int:
 
     failed = 0
     for path in args.files:
+        if not path.is_file():
+            failed += 1
+            why = "a folder, not a file" if path.is_dir() else "no such file"
+            print(f"{path}: {why}\n  nothing was imported from {path}", file=sys.stderr)
+            continue
         try:
             parsed = read_session(path, recover=args.recover, max_bytes=int(args.max_size * 2**20))
             info, copied = import_session(store, parsed)
         except XmlImportError as error:
             failed += 1
-            hint = "" if args.recover else " (hand-edited? try --recover)"
+            malformed = "--max-size" not in str(error) and "cannot read" not in str(error)
+            hint = " (hand-edited? try --recover)" if malformed and not args.recover else ""
             print(
                 safe_text(f"{error}{hint}\n  nothing was imported from {path}"),
                 file=sys.stderr,
@@ -119,16 +127,20 @@ def export_session(store: Store, args: argparse.Namespace) -> int:
     if output is None:
         sys.stdout.write(safe_text(text) if sys.stdout.isatty() else text)  # a pipe gets it exact
         return 0
-    _write_atomically(output, text)
+    write_private(output, text)
     print(f"exported {session.id} ({scope}) to {safe_text(str(output))}", file=sys.stderr)
     return 0
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary sibling, then rename: a full disk never leaves half a file."""
+def write_private(path: Path, text: str) -> None:
+    """Write `text` readable by the user alone (0600), to a temporary sibling then renamed: a
+    full disk never leaves half a file, and a file that was there is replaced, mode included."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.unlink(missing_ok=True)  # a stale one may have a wider mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
         tmp.replace(path)
     except OSError as error:
         tmp.unlink(missing_ok=True)
@@ -136,6 +148,13 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def rename_session(store: Store, args: argparse.Namespace) -> int:
+    if not one_line(args.title, 200).strip():
+        print(
+            "kyzel-tui: a session needs a title with some text in it, e.g. "
+            "`kyzel-tui rename ID 'sales plots'`",
+            file=sys.stderr,
+        )
+        return 2
     session_id = store.resolve(args.session)
     store.rename(session_id, args.title)
     print(f"renamed {session_id} to {args.title!r}")

@@ -80,7 +80,7 @@ def test_rename_and_delete_with_confirmation(tmp_path, kyzel_fixtures):
     "args, message",
     [
         (["export", "nothing-like-this"], "no session matches 'nothing-like-this'"),
-        (["import", "/no/such/file.xml"], "/no/such/file.xml: cannot read"),
+        (["import", "/no/such/file.xml"], "/no/such/file.xml: no such file"),
     ],
 )
 def test_errors_are_one_clear_line(tmp_path, args, message):
@@ -88,6 +88,84 @@ def test_errors_are_one_clear_line(tmp_path, args, message):
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    assert "--recover" not in result.stderr  # a missing file is not a hand-editing problem
+
+
+def test_a_folder_is_not_imported_and_a_broken_file_suggests_recover(tmp_path):
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<session><msg>fish & chips</msg></session>")
+    folder = run_cli(tmp_path / "home", "import", str(tmp_path))
+    assert folder.returncode == 1 and "a folder, not a file" in folder.stderr
+    hand_edited = run_cli(tmp_path / "home", "import", str(broken))
+    assert hand_edited.returncode == 1 and "try --recover" in hand_edited.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["sessions"], ["export", "S"], ["rename", "S", "T"], ["delete", "S"], ["import", "F"]],
+)
+def test_a_wrong_flag_after_a_subcommand_shows_that_subcommands_usage(tmp_path, command):
+    result = run_cli(tmp_path / "home", *command, "--no-such-flag")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"usage: kyzel-tui {command[0]} ")
+    assert f"kyzel-tui {command[0]}: error: unrecognized arguments: --no-such-flag" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("title", ["", "   ", "\x1b[2J"])
+def test_an_empty_title_is_refused(tmp_path, title):
+    from core.session import Session
+    from core.store import Store
+
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        session = Session.create(store, title="kept")
+    result = run_cli(home, "rename", session.id, title)
+    assert result.returncode == 2 and "needs a title" in result.stderr
+    with Store.open(home) as store:
+        assert store.session(session.id).title == "kept"
+
+
+def test_every_option_of_every_command_has_a_help_text():
+    import argparse
+
+    from kyzel_tui.cli import build_parser
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield from parsers(child)
+
+    missing = [
+        f"{parser.prog} {'/'.join(action.option_strings) or action.dest}"
+        for parser in parsers(build_parser())
+        for action in parser._actions
+        if not isinstance(action, argparse._SubParsersAction)
+        and action.help in (None, "")
+        and action.dest != "help"
+    ]
+    assert missing == []
+
+
+def test_export_to_a_file_is_private(tmp_path):
+    from core.events import UserMessage
+    from core.session import Session
+    from core.store import Store
+
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        session = Session.create(store)
+        session.append(UserMessage("secret numbers"))
+    target = tmp_path / "out.xml"
+    target.write_text("old")
+    target.chmod(0o644)  # an export over a readable file leaves it private too
+    for name in ("out.xml", "out.ipynb"):
+        result = run_cli(home, "export", session.id, "-o", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+    assert "secret numbers" in target.read_text()
 
 
 def test_text_reaches_the_terminal_without_escape_sequences(tmp_path):

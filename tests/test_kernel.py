@@ -309,3 +309,100 @@ async def test_the_kernel_noise_goes_to_its_log_not_the_screen(tmp_path, capfd):
     captured = capfd.readouterr()
     assert "without encryption" not in captured.err and "to the log" not in captured.err
     assert "to the log" in log.read_text()
+
+
+# Carriage returns: a progress bar is one line, live and stored
+
+
+PROGRESS_LOOP = (
+    "import time\n"
+    "for i in range(400):\n"
+    "    print(f'\\r{i / 4:5.1f}% |' + '#' * (i // 20), end='', flush=True)\n"
+    "    time.sleep(0.001)\n"
+    "print(' done')\n"
+    "print('next line')"
+)
+
+
+async def test_a_progress_bar_keeps_only_its_last_state(runner):
+    seen = []
+    result = await runner.execute(PROGRESS_LOOP, on_output=seen.append)
+    # 400 redraws of ~30 characters are far over this runner's 2,000-character cap: kept whole,
+    # because a redrawn line does not lengthen the output, in the kernel or here.
+    assert result.output == " 99.8% |################### done\nnext line\n"
+    assert result.truncated == 0 and result.status == "ok"
+    pieces = "".join(e.text for e in seen if e.kind == "stream")
+    assert pieces.count("\r") >= 100  # the screen got every redraw, live
+    assert "\r" not in result_text(result)
+
+
+async def test_real_tqdm_on_stderr_and_pip_style_redraws(runner):
+    result = await runner.execute(
+        "import sys\nfrom tqdm import tqdm\n"
+        "for _ in tqdm(range(300), mininterval=0, ncols=60, file=sys.stderr):\n    pass\n"
+        "sys.stderr.flush()\nprint('abcdef\\rXY')"
+    )
+    lines = result.output.splitlines()
+    assert len(lines) == 2 and "\r" not in result.output
+    assert "100%" in lines[0] and "300/300" in lines[0]
+    assert lines[1] == "XYcdef"  # overwritten as a terminal and Jupyter do, not erased
+
+
+async def test_plt_show_then_fig_keeps_the_figure_once(runner, store):
+    runner.put_blob = store.put_blob
+    try:
+        result = await runner.execute(
+            "import matplotlib\nmatplotlib.use('module://matplotlib_inline.backend_inline')\n"
+            "import matplotlib.pyplot as plt\n"
+            "fig, ax = plt.subplots(figsize=(2, 1), dpi=50)\nax.plot([1, 3, 2])\n"
+            "plt.show()\nfig"
+        )
+    finally:
+        runner.put_blob = None
+    images = [o for o in result.outputs if o["mime"] == "image/png"]
+    assert result.status == "ok" and len(images) == 1
+    assert result.output.count("[image/png") == 1
+    data, mime = store.blob(images[0]["blob"])
+    assert mime == "image/png" and data.startswith(b"\x89PNG")
+
+
+async def test_replay_skips_cells_cut_short_and_goes_on_past_old_errors(own_runner, store):
+    session = Session.create(store)
+    session.append(UserMessage("go"))
+    for code, status in (
+        ("a = 1", "ok"),
+        ("import time; time.sleep(600); never = 1", "interrupted"),
+        ("1 / 0", "error"),
+        ("while True: pass", "timeout"),
+        ("b = a + 1", "ok"),
+    ):
+        session.append(Turn("t", code=code))
+        session.append(Result(status=status))
+    assert [code for _, code in cells_to_replay(session.tree.path())] == [
+        "a = 1",
+        "1 / 0",
+        "b = a + 1",
+    ]
+    seen = []
+    report = await asyncio.wait_for(
+        replay(session, own_runner, progress=lambda i, n: seen.append((i, n))), 30
+    )
+    assert (report.ran, report.cells, report.failed) == (3, 3, None)
+    assert [cell.status for cell in report.skipped] == ["interrupted", "timeout"]
+    assert seen == [(1, 3), (2, 3), (3, 3), (3, 3)]  # the cell being run, counted from 1
+    assert (await own_runner.execute("b")).output == "2\n"
+    event = session.tree.path()[-1]
+    assert "skipped 2 whose first run was interrupted or timeout" in event.body.detail
+    assert event.body.meta["skipped"] == [cell.turn_id for cell in report.skipped]
+
+
+async def test_a_value_shown_after_an_unfinished_bar_gets_its_own_line(runner):
+    seen = []
+    result = await runner.execute(
+        "print(' 50%', end='\\r', flush=True)\ndisplay(7 * 6)\nprint('next')",
+        on_output=seen.append,
+    )
+    assert result.output == " 50%\n42\nnext\n"
+    assert "".join(e.text + ("\n" if e.kind != "stream" else "") for e in seen) == (
+        " 50%\r\n42\nnext\n"
+    )

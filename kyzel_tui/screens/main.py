@@ -495,10 +495,11 @@ class MainScreen(Screen):
         if view is None or not view.event_id or self.generation is not None or self.running:
             self.notify("Select an event in the transcript first (tab or the mouse).")
             return
-        from core.replay import cells_to_replay
+        from core.replay import cells_to_replay, skipped_cells
         from kyzel_tui.screens.rollback import RollbackScreen
 
-        cells = len(cells_to_replay(self.agent.tree.path(view.event_id)))
+        path = self.agent.tree.path(view.event_id)
+        cells, skipped = len(cells_to_replay(path)), len(skipped_cells(path))
 
         def chosen(choice: str | None) -> None:
             if choice is None:
@@ -508,7 +509,7 @@ class MainScreen(Screen):
             if choice == "replay":
                 self.replay()
 
-        self.app.push_screen(RollbackScreen(cells), chosen)
+        self.app.push_screen(RollbackScreen(cells, skipped), chosen)
 
     @work(exclusive=True, group="run")
     async def replay(self) -> None:
@@ -525,6 +526,7 @@ class MainScreen(Screen):
             self.notify(
                 f"replayed {report.ran} of {report.cells} cells"
                 + (" (stopped at a failing cell)" if report.failed else "")
+                + (f"; skipped {len(report.skipped)} cut short" if report.skipped else "")
             )
         except Exception as error:
             self.notify_error(error)
@@ -534,8 +536,10 @@ class MainScreen(Screen):
         self.refresh_view()
 
     def action_expand(self) -> None:
+        from kyzel_tui.widgets.transcript.image_view import ImageView
+
         view = self.transcript.selected()
-        if isinstance(view, ResultView):
+        if isinstance(view, (ResultView, ImageView)):
             view.toggle()
 
     def action_show_more(self) -> None:

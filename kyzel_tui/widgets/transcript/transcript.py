@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from core.tree import SessionTree
 from kyzel_tui.widgets.transcript.event_view import EventView
+from kyzel_tui.widgets.transcript.image_view import ImageView, pictures_of
 from kyzel_tui.widgets.transcript.kernel_view import KernelView
 from kyzel_tui.widgets.transcript.result_view import ResultView
 from kyzel_tui.widgets.transcript.stream_view import StreamView
@@ -102,21 +103,22 @@ class Transcript(VerticalScroll):
         self._mount_views(tree, path[self._start + len(self._ids) :])
 
     def _mount_views(self, tree: SessionTree, events: list) -> None:
-        views = [v for v in (self._view(tree, event) for event in events) if v is not None]
+        views = [v for event in events for v in self._views(tree, event)]
         self._ids += [event.id for event in events]
         if views:
             self.mount_all(views)
 
-    def _view(self, tree: SessionTree, event) -> EventView | None:
+    def _views(self, tree: SessionTree, event) -> list[EventView]:
         if event.kind == "user":
-            return UserView(event)
+            return [UserView(event)]
         if event.kind == "turn":
-            return TurnView(event, tree.sibling_position(event.id), turn_notes(tree, event.id))
+            return [TurnView(event, tree.sibling_position(event.id), turn_notes(tree, event.id))]
         if event.kind == "result":
-            return ResultView(event.id, event.body)
+            pictures = [ImageView(event.id, event.body)] if pictures_of(event.body) else []
+            return [ResultView(event.id, event.body), *pictures]
         if event.kind == "kernel":
-            return KernelView(event)
-        return None
+            return [KernelView(event)]
+        return []
 
     def update_notes(self, tree: SessionTree, turn_id: str) -> None:
         """Redraw one turn's header notes (a new rating) without redrawing the transcript."""
