@@ -57,6 +57,13 @@ ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\
 # First frames, on real processes
 
 
+DEVICE_ATTRIBUTES_QUERY = b"\x1b[c"
+XTERM_ATTRIBUTES = b"\x1b[?62;22c"
+"""What xterm answers to the device-attributes query that the app asks before its first frame
+(a VT220 with colour, no sixels); a bare pseudo-terminal answers nothing and would make the app
+wait out its 0.35 s limit, which no terminal emulator does."""
+
+
 def first_frame(home: Path, markers: list[str], extra: list[str], timeout: float = 60) -> dict:
     """Seconds from spawning the app on a pseudo-terminal to each marker's first appearance."""
     import fcntl
@@ -79,9 +86,12 @@ def first_frame(home: Path, markers: list[str], extra: list[str], timeout: float
             ready, _, _ = select.select([master], [], [], 0.05)
             if ready:
                 try:
-                    screen += os.read(master, 1 << 16)
+                    chunk = os.read(master, 1 << 16)
                 except OSError:
                     break
+                if DEVICE_ATTRIBUTES_QUERY in chunk:  # answered as a terminal does, in one trip
+                    os.write(master, XTERM_ATTRIBUTES)
+                screen += chunk
                 text = ANSI.sub(b"", screen).decode("utf-8", "replace")
                 for marker in markers:
                     if marker not in seen and marker in text:
