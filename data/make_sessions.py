@@ -321,5 +321,8 @@ if __name__ == "__main__":
     )
     arguments = parser.parse_args()
     started = time.monotonic()
-    asyncio.run(main(arguments.names, arguments.show, not arguments.no_check))
+    try:
+        asyncio.run(main(arguments.names, arguments.show, not arguments.no_check))
+    except (OutputMismatch, ScriptError) as error:
+        raise SystemExit(f"error: {error}") from None
     print(f"done in {time.monotonic() - started:.1f} s")

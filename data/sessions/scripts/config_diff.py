@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from data.script import Answer, Code, Skip, User, write
+from data.script import Answer, Code, Edited, Skip, User, write
 
 TITLE = "Staging vs prod config: a rejected line diff, then a parsed comparison"
 FOLDER = "orders-api"
@@ -52,6 +52,21 @@ A diff of the two files shows every line that differs.
 """,
         "The keys are in a different order in the two files, so a line diff is mostly noise. "
         "Compare the parsed JSON instead.",
+    ),
+    Edited(
+        """
+Right: with the keys in a different order, a line diff flags nearly everything. I'll parse
+both files and compare them section by section.
+""",
+        """
+import json
+
+staging = json.load(open("config/staging.json"))
+prod = json.load(open("config/prod.json"))
+for section in sorted(staging.keys() | prod.keys()):
+    if staging.get(section) != prod.get(section):
+        print(section, "differs")
+""",
     ),
     Code(
         """
@@ -115,5 +130,6 @@ I'd set the retry attempts in prod to match staging (3, with the same 200 ms bac
 as payment requests are idempotent (an idempotency key per order) so that a retry never charges
 twice.
 """,
+        rate="up",
     ),
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.script import Answer, Code, User, write
+from data.script import Answer, Code, Retried, User, write
 
 TITLE = "Fixing report.py: ValueError on a cancelled order"
 FOLDER = "invoices"
@@ -100,6 +100,19 @@ for row in rows:
 """,
         expect=("'qty': ''", "cancelled", "pending"),
     ),
+    Retried(
+        """
+Some row has a blank qty. I'll make the script treat a blank quantity as 0.
+""",
+        """
+from pathlib import Path
+
+path = Path("report.py")
+path.write_text(path.read_text().replace('int(row["qty"])', 'int(row["qty"] or 0)'))
+%run report.py
+""",
+        reason="That only hides it. Find out why the qty is blank first.",
+    ),
     Code(
         """
 The blank qty is order 5008, which was cancelled. Treating the blank as 0 would stop the crash
@@ -178,5 +191,6 @@ for row in orders:
 The script now runs; Okafor shows 354.00 total over 2 orders (average 177.00), which I checked
 by hand. Pending orders (5012) are still counted; tell me if they should be left out too.
 """,
+        rate="up",
     ),
 )

@@ -9,7 +9,7 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from data.script import Answer, Code, User, write
+from data.script import Answer, Code, Edited, Retried, User, write
 
 TITLE = "What is the weatherlog folder? Layout, README, a test run"
 FOLDER = "weatherlog"
@@ -288,6 +288,16 @@ print(Path("pyproject.toml").read_text())
 """,
         expect=("weatherlog", "dependencies = []"),
     ),
+    Edited(
+        """
+A standard-library-only CLI with two commands, summary and extremes. NOTES.md is mentioned as
+maintainer notes; I'll read it together with any TODO markers.
+""",
+        """
+print(Path("NOTES.md").read_text())
+!grep -rn "TODO" .
+""",
+    ),
     Code(
         """
 A standard-library-only CLI with two commands, summary and extremes. NOTES.md is mentioned as
@@ -309,6 +319,14 @@ commands on the sample data, the way the README says (from src/, so the package 
 !cd src && python -m weatherlog extremes ../data/station_b.csv
 """,
         expect=("2024-05-07", "windiest"),
+    ),
+    Retried(
+        """
+Both commands work. Last check: the tests, run from inside the tests folder.
+""",
+        """
+!cd tests && python -m pytest -q
+""",
     ),
     Code(
         """

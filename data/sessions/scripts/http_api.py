@@ -4,7 +4,7 @@ handled by a client function.
 
 from __future__ import annotations
 
-from data.script import Answer, Code, User
+from data.script import Answer, Code, Edited, User
 
 TITLE = "A local fake of the inventory API and a client that handles 404"
 FOLDER = "inventory-client"
@@ -100,6 +100,23 @@ except HTTPError as error:
     print(error.code, error.reason, json.load(error))
 """,
         expect=("200 {'id': 3", "404 Not Found {'error': 'not found', 'path': '/items/42'}"),
+    ),
+    Edited(
+        """
+Both behave as specified. Now a client function that returns None when the request fails.
+""",
+        """
+def get_item(item_id, base=BASE):
+    try:
+        with urlopen(f"{base}/items/{item_id}", timeout=5) as response:
+            return json.load(response)
+    except Exception:
+        return None
+
+
+for item_id in (1, 3, 42):
+    print(item_id, "->", get_item(item_id))
+""",
     ),
     Code(
         """

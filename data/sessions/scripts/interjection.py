@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.script import Answer, Code, User, write
+from data.script import Answer, Code, Retried, User, write
 
 TITLE = "Deduplicating contacts.csv (the user changes the plan midway)"
 FOLDER = "crm"
@@ -71,6 +71,16 @@ dupes[["name", "email", "phone", "signed_up", "plan"]]
         "row: for each email keep the most recent signup (latest signed_up), since that has the "
         "current plan. Write the result to contacts_clean.csv.",
     ),
+    Retried(
+        """
+Change of plan: keep the latest row per email, and write to a new file.
+""",
+        """
+latest = contacts.drop_duplicates("email", keep="last")
+latest.to_csv("contacts_clean.csv", index=False)
+print(len(latest), "rows written")
+""",
+    ),
     Code(
         """
 Change of plan: keep the latest signup per email, and write to a new file. The dates are
@@ -126,5 +136,6 @@ Done, and `contacts.csv` is untouched. The cleaned list is in **`contacts_clean.
 - Rows keep their original order; all columns are kept as text, so phone numbers and dates are
   written exactly as they were.
 """,
+        rate="up",
     ),
 )

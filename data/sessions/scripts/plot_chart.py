@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.script import Answer, Code, User, write
+from data.script import Answer, Code, Retried, User, write
 
 TITLE = "Line chart of monthly city temperatures to a PNG"
 FOLDER = "slides"
@@ -48,6 +48,15 @@ print(temps.head(3))
 temps.describe().loc[["min", "max"]]
 """,
         expect=("Lisbon", "23.5"),
+    ),
+    Retried(
+        """
+Twelve months, three cities. I'll plot the frame directly with pandas and save it.
+""",
+        """
+ax = temps.plot(x="month")
+ax.figure.savefig("city_temps.png")
+""",
     ),
     Code(
         """
@@ -105,5 +114,6 @@ What it shows: Lisbon stays mild all year (11.5 to 23.5 °C); Toronto has the wi
 (-5.5 °C in January to 21.5 °C in July); Oslo is the coldest in summer. If you want a
 transparent background for a dark slide, save with `fig.savefig(..., transparent=True)`.
 """,
+        rate="up",
     ),
 )

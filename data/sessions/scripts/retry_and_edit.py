@@ -138,5 +138,6 @@ The photos take the most space overall, but they are spread over 32 files. The q
 `videos/` and `photos/2020/raw/`: those 7 files hold more than half of the archive (11.7 MB).
 There is also a stray `.DS_Store` (macOS folder metadata) in `photos/2019` that you can delete.
 """,
+        rate="up",
     ),
 )

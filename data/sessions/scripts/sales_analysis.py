@@ -10,7 +10,7 @@ import random
 from datetime import date
 from pathlib import Path
 
-from data.script import Answer, Code, User, write
+from data.script import Answer, Code, Edited, Retried, User, write
 
 TITLE = "Sales H1 2024: revenue by region and product, West's grinder gap"
 FOLDER = "shop"
@@ -79,6 +79,18 @@ sales[sales["unit_price"].isna()]
 """,
         expect=("unit_price    3", "A1136"),
     ),
+    Retried(
+        """
+Three orders have no unit price, so they cannot be priced. I'll drop them and compute revenue
+from the rest.
+""",
+        """
+sales = sales.dropna(subset=["unit_price"])
+sales["revenue"] = sales["units"] * sales["unit_price"]
+print("total revenue:", sales["revenue"].sum())
+""",
+        reason="Don't drop real orders. If the price can be worked out, fill it in.",
+    ),
     Code(
         """
 Three grinder orders have no unit price. If each product has a single list price, I can fill
@@ -129,6 +141,16 @@ by_month
             "2024-06  2262.0  1638.0  2685.0  1095.0",
         ),
     ),
+    Edited(
+        """
+Two things stand out. South grows from 1,110 in January to 3,140 in May. West was the top region
+every month from January to April, then fell to 1,460 in May and 1,095 in June. I'll look at
+West's monthly revenue more closely.
+""",
+        """
+sales[sales["region"] == "West"].groupby("month")["revenue"].sum()
+""",
+    ),
     Code(
         """
 Two things stand out. South grows from 1,110 in January to 3,140 in May. West was the top region
@@ -173,5 +195,6 @@ Because it is one product in one region, and it stopped completely, this looks l
 listing or pricing problem in West rather than falling demand. I'd check West's grinder
 inventory and shop page from the start of May.
 """,
+        rate="up",
     ),
 )

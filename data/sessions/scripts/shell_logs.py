@@ -6,7 +6,7 @@ import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from data.script import Answer, Code, User, write
+from data.script import Answer, Code, Edited, User, write
 
 TITLE = "Checkout errors in web-01's logs, with grep, awk and uniq"
 FOLDER = "logs"
@@ -92,6 +92,14 @@ count the errors in both days for comparison.
 !grep -c " ERROR " app.log.1
 """,
         expect=("INFO  GET /api/products", "\n35\n1\n"),
+    ),
+    Edited(
+        """
+35 errors yesterday against 1 the day before. I'll count the errors by endpoint.
+""",
+        """
+!grep " ERROR " app.log | awk '{print $3, $4}' | sort | uniq -c | sort -rn
+""",
     ),
     Code(
         """

@@ -81,7 +81,7 @@ print(len(words), "words,", len(counts), "distinct after stop words")
 for word, n in counts.most_common(10):
     print(f"{n:>3}  {word}")
 """,
-        expect=("45 distinct after stop words", "  8  water", "  3  valley"),
+        expect=("46 distinct after stop words", "  8  water", "  3  valley"),
     ),
     Answer(
         """
