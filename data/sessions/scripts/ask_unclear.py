@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.script import Answer, Code, Edited, User, write
+from data.script import Answer, Code, Edited, Retried, User, write
 
 TITLE = "Which file, and clean how? Asking before changing data"
 FOLDER = "reports"
@@ -39,6 +39,18 @@ def prepare(folder: Path) -> None:
 
 SCRIPT = (
     User("Can you clean up the data file?"),
+    Retried(
+        """
+I'll clean the CSV: drop rows with missing values and duplicate rows, and save it.
+""",
+        """
+import pandas as pd
+
+data = pd.read_csv("data.csv")
+data.dropna().drop_duplicates().to_csv("data.csv", index=False)
+""",
+        reason="There's no data.csv. Don't guess, look first.",
+    ),
     Code(
         """
 "The data file" does not say which one. I'll see what is in this folder before doing anything.

@@ -3,7 +3,7 @@ a curl turn is skipped because curl is not installed, and the next one uses urll
 
 from __future__ import annotations
 
-from data.script import Answer, Code, Skip, User
+from data.script import Answer, Code, Edited, Skip, User
 
 TITLE = "A local webhook receiver that validates JSON, tested with urllib"
 FOLDER = "webhook"
@@ -81,6 +81,21 @@ The receiver is up. I'll post a valid order with curl.
 !curl -s -d '{"id": 1, "email": "a@b.c", "amount": 5}' $URL
 """,
         "curl isn't installed on this machine. Use Python.",
+    ),
+    Edited(
+        """
+No curl, so I'll post from Python with urllib: one valid order and one with every field wrong.
+""",
+        """
+from urllib.request import Request, urlopen
+
+for order in ({"id": 17, "email": "ana@example.com", "amount": 24.5},
+              {"id": "17", "email": "ana.example.com", "amount": -3}):
+    request = Request(URL, data=json.dumps(order).encode(),
+                      headers={"Content-Type": "application/json"})
+    with urlopen(request, timeout=5) as response:
+        print(response.status, json.load(response))
+""",
     ),
     Code(
         """
