@@ -254,6 +254,8 @@ async def build_one(
 ) -> Player:
     script = load_script(name)
     folder = Path(env["HOME"]) / script.FOLDER
+    if folder.exists():
+        raise ScriptError(f"{name}: another session already uses the folder {script.FOLDER!r}")
     folder.mkdir(parents=True)
     if hasattr(script, "prepare"):
         script.prepare(folder)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from data.script import Answer, Retried, User
 
 TITLE = "What does 'NoneType object is not subscriptable' mean? (answered directly)"
-FOLDER = "questions"
+FOLDER = "errors"
 
 SCRIPT = (
     User(

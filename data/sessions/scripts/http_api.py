@@ -4,7 +4,7 @@ handled by a client function.
 
 from __future__ import annotations
 
-from data.script import Answer, Code, Edited, User
+from data.script import Answer, Code, Edited, Retried, User
 
 TITLE = "A local fake of the inventory API and a client that handles 404"
 FOLDER = "inventory-client"
@@ -15,6 +15,15 @@ SCRIPT = (
         "Our inventory service is down today and I want to test my client code. Can you run a "
         "tiny local fake of it (GET /items and GET /items/<id>, JSON, 404 for unknown ids) and "
         "show a client that handles the 404 properly?",
+    ),
+    Retried(
+        """
+Flask makes a small JSON API quick to write. I'll install it first.
+""",
+        """
+!pip install flask
+""",
+        reason="No new packages on this machine. The standard library can do this.",
     ),
     Code(
         """

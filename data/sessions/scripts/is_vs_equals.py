@@ -6,7 +6,7 @@ from __future__ import annotations
 from data.script import Answer, Code, Retried, User
 
 TITLE = "`is` or `==`? A direct answer, and why `x is 1000` misleads"
-FOLDER = "questions"
+FOLDER = "identity"
 
 SCRIPT = (
     User("In Python, when do I use `is` and when `==`?"),

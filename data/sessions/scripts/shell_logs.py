@@ -6,7 +6,7 @@ import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from data.script import Answer, Code, Edited, User, write
+from data.script import Answer, Code, Edited, Retried, User, write
 
 TITLE = "Checkout errors in web-01's logs, with grep, awk and uniq"
 FOLDER = "logs"
@@ -110,6 +110,14 @@ status, so I'll count the errors by endpoint and status.
 !grep " ERROR " app.log | awk '{print $4, $5, $6}' | sort | uniq -c | sort -rn
 """,
         expect=("30 POST /api/checkout 504", "3 GET /api/products 500"),
+    ),
+    Retried(
+        """
+30 of the 35 are 504s on POST /api/checkout. I'll look at some of them.
+""",
+        """
+!grep " 504 " app.log | head
+""",
     ),
     Code(
         """

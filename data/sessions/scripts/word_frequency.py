@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.script import Answer, Code, Rollback, User, write
+from data.script import Answer, Code, Retried, Rollback, User, write
 
 TITLE = "The most common words of a talk (a rated-down count, rolled back)"
 FOLDER = "talk"
@@ -33,6 +33,15 @@ SCRIPT = (
     User(
         "What are the 10 most common words in talk.txt? Leave out little words like 'the' and "
         "'and'."
+    ),
+    Retried(
+        """
+A shell pipeline counts words quickly.
+""",
+        """
+!tr -s ' ' '\\n' < talk.txt | sort | uniq -c | sort -rn | head
+""",
+        reason="Do it in Python, I want to reuse the code.",
     ),
     Code(
         """
