@@ -57,9 +57,9 @@ from data.script import (  # noqa: E402
     Skip,
     Step,
     User,
-    code_text,
     freeze_times,
     prose,
+    script_turns,
 )
 
 OUT_DIR = ROOT / "data" / "sessions"
@@ -153,9 +153,7 @@ class Player:
 
     def turn(self, thought: str, code: str | None, answer: str | None) -> Event:
         """The model's turn; or, after `Edited`, the user's edit of it."""
-        thought = prose(thought)
-        code = code_text(code) if code is not None else None
-        answer = prose(answer) if answer is not None else None
+        ((thought, code, answer),) = script_turns((Edited(thought, code, answer),))
         if self.edits is not None:
             turn = self.agent.edit(self.edits, thought, code, answer)
         else:
@@ -282,7 +280,10 @@ def export(store: Store, session: Session, path: Path) -> None:
     path.write_text(session_to_xml(info, session.tree, blob=store.blob), encoding="utf-8")
 
 
-async def main(names: list[str], show: bool, strict: bool) -> None:
+async def main(
+    names: list[str], show: bool = False, strict: bool = True, out_dir: Path = OUT_DIR
+) -> None:
+    """Build the named sessions (all when none is named) into `out_dir`."""
     known = script_names()
     unknown = set(names) - set(known)
     if unknown:
@@ -297,15 +298,15 @@ async def main(names: list[str], show: bool, strict: bool) -> None:
         for name in names or known:
             started = time.monotonic()
             player = await build_one(name, base, store, env, strict)
-            path = OUT_DIR / f"{name}.xml"
+            path = out_dir / f"{name}.xml"
             export(store, player.session, path)
             if show:
                 print("\n\n".join(player.log))
             seconds = time.monotonic() - started
-            print(f"{path.relative_to(ROOT)}: {len(player.session.tree)} events, {seconds:.1f} s")
+            print(f"{path.name}: {len(player.session.tree)} events, {seconds:.1f} s")
         store.close()
         if not names:  # a full run owns the folder: drop files of sessions that no longer exist
-            for stale in OUT_DIR.glob("*.xml"):
+            for stale in out_dir.glob("*.xml"):
                 if stale.stem not in known:
                     stale.unlink()
     finally:

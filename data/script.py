@@ -140,3 +140,23 @@ def freeze_times(folder: Path) -> None:
     for path in sorted(folder.rglob("*"), reverse=True):
         os.utime(path, (FILE_TIME, FILE_TIME))
     os.utime(folder, (FILE_TIME, FILE_TIME))
+
+
+def script_turns(steps: tuple[Step, ...]) -> list[tuple[str, str | None, str | None]]:
+    """(thought, code, answer) of every turn a script writes, in order, as the model's text.
+
+    An `Edited` step and the turn after it are two turns: the original and the user's edit.
+    """
+    out = []
+    for step in steps:
+        if isinstance(step, TURNS):
+            code = getattr(step, "code", None)
+            answer = step.text if isinstance(step, Answer) else getattr(step, "answer", None)
+            out.append(
+                (
+                    prose(step.thought),
+                    code_text(code) if code is not None else None,
+                    prose(answer) if answer is not None else None,
+                )
+            )
+    return out
