@@ -10,9 +10,8 @@ the user's messages, the model's turns written by hand, and what the user did ab
 file plays a script through the app's own agent, `core.agent.Agent`, on a temporary store and a
 real `KernelRunner`: scripted turns join the session with `Session.append` where the app would
 generate them, and every user action is the agent's (`say`, `run`, `reject`, `edit`, `rate`,
-`rollback`, `retry_parent`; `core.replay.replay` after a rollback that asks for it). Accepted code
-really runs; the kernel's real `Result` is stored under it. Then `core.xml_write.session_to_xml`
-writes `data/sessions/<name>.xml`.
+`rollback`, `retry_parent`). Accepted code really runs; the kernel's real `Result` is stored under
+it. Then `core.xml_write.session_to_xml` writes `data/sessions/<name>.xml`.
 
 The kernel's `HOME` is a prepared temporary folder (the script's files, fixed content, fixed seeds,
 fixed file times) and its working directory the session's folder inside it, so IPython prints paths
@@ -44,7 +43,6 @@ sys.path.insert(0, str(ROOT))
 from core.agent import Agent  # noqa: E402
 from core.events import Event, Result, Turn  # noqa: E402
 from core.kernel import KernelConfig, KernelRunner  # noqa: E402
-from core.replay import replay  # noqa: E402
 from core.session import HEAD, Session  # noqa: E402
 from core.store import Store  # noqa: E402
 from core.xml_write import session_to_xml  # noqa: E402
@@ -98,7 +96,6 @@ class Player:
 
     agent: Agent
     name: str
-    env: dict[str, str]
     strict: bool = True
     """Stop when an output lacks what the thoughts rely on (off: only report it)."""
     log: list[str] = field(default_factory=list)
@@ -126,7 +123,7 @@ class Player:
         if isinstance(step, User):
             self.agent.say(prose(step.text))
         elif isinstance(step, Rollback):
-            await self.rollback(step)
+            self.rollback(step)
         elif isinstance(step, Skip):
             turn = self.turn(step.thought, step.code, None)
             self.agent.reject(turn.id, step.reason)
@@ -165,15 +162,10 @@ class Player:
         if value is not None:
             self.agent.rate(turn.id, value)
 
-    async def rollback(self, step: Rollback) -> None:
+    def rollback(self, step: Rollback) -> None:
         if step.to not in self.labels:
             raise ScriptError(f"{self.name}: no earlier Code step is labelled {step.to!r}")
         self.agent.rollback(self.labels[step.to])
-        if step.replay:
-            with environment(self.env):
-                report = await replay(self.session, self.agent.runner)
-            if report.failed:
-                raise OutputMismatch(f"{self.name}: the replay failed: {report.result}")
 
     def check(self, code: str, result: Result, expect: tuple[str, ...], status: str) -> None:
         shown = result.output.replace("\r\n", "\n")
@@ -267,7 +259,7 @@ async def build_one(
     agent = Agent(session, runner=runner)  # before the kernel starts: it hears kernel events
     with environment(env):
         await runner.start()
-    player = Player(agent, name, env, strict)
+    player = Player(agent, name, strict)
     try:
         await player.play(script.SCRIPT)
     finally:

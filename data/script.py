@@ -18,7 +18,8 @@ The steps say what the model wrote and what the user did about it:
 - `Edited`: a turn the user edits before it runs (its code, its thought or its answer); the next
   turn is the edited copy (`origin="edited"`, `source` = this turn);
 - `Rollback`: the user goes back to the result of an earlier labelled `Code` step, and the next
-  turn starts a new branch there (with `replay`, the branch's cells rerun in a fresh kernel first).
+  turn starts a new branch there. The kernel keeps its variables (the app's rollback without a
+  replay), so a script's new branch must not rely on what the abandoned one did.
 
 Any turn may carry a `rate` ("up" or "down"), the user's rating of it, and a `label` that a
 `Rollback` can name.
@@ -86,7 +87,6 @@ class Edited:
 class Rollback:
     to: str
     """The label of an earlier `Code` step: the head moves to its result."""
-    replay: bool = False
 
 
 Step = User | Code | Answer | Skip | Retried | Edited | Rollback

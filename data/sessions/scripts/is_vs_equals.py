@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from data.script import Answer, Code, Retried, User
 
-TITLE = "`is` or `==`? A direct answer, and why `x is 1000` misleads"
+TITLE = "`is` or `==`? A direct answer, and why `is` fails on numbers"
 FOLDER = "identity"
 
 SCRIPT = (

@@ -90,8 +90,9 @@ print(paginate(items, 3))
     Code(
         """
 The docstring says pages are numbered from 1, but `start = page * per_page` treats them as
-numbered from 0: page 1 starts at item 10. The start should be `(page - 1) * per_page`. I'll
-check that in memory on every page of the test data before changing the file.
+numbered from 0: page 1 starts at index 10, the eleventh item. The start should be
+`(page - 1) * per_page`. I'll check that in memory on every page of the test data before
+changing the file.
 """,
         """
 def paginate(items, page, per_page=10):
