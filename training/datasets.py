@@ -37,7 +37,7 @@ def turn_quality(
     tree: SessionTree, turn_id: str, edited_away: set[str] | None = None
 ) -> str | None:
     """ "good", "bad", or None (no signal either way)."""
-    if tree.excluded(turn_id):
+    if tree.excluded(turn_id) or tree.node(turn_id).body.meta.get("status") == "stopped":
         return None
     edited_away = _edited_away(tree) if edited_away is None else edited_away
     decision, rating = tree.decision(turn_id), tree.rating(turn_id)

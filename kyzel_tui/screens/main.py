@@ -165,11 +165,13 @@ class MainScreen(Screen):
         def k(binding_id: str) -> str:
             return keys_of(self.app, binding_id)
 
+        # In the message box the single keys type letters: say how to reach them.
+        leave = f"{k('leave_prompt')}, then " if self.app.focused is self.prompt else ""
         if (pending := self.agent.pending()) is not None:
             index, count = self.agent.tree.sibling_position(pending.id)
             siblings = f" · ←/→ {index}/{count}" if count > 1 else ""
             return (
-                f"▶ waiting for you: {k('run')} run · {k('edit')} edit · "
+                f"▶ waiting for you: {leave}{k('run')} run · {k('edit')} edit · "
                 f"{k('edit_in_editor')} $EDITOR · {k('edit_thought')} edit thought · "
                 f"{k('retry')} retry · {k('reject')} skip{siblings}"
             )
@@ -177,15 +179,22 @@ class MainScreen(Screen):
             index, count = self.agent.tree.sibling_position(stopped.id)
             siblings = f" · ←/→ {index}/{count}" if count > 1 else ""
             return (
-                f"■ stopped mid-turn: {k('continue')} continue · {k('edit')} edit · "
+                f"■ stopped mid-turn: {leave}{k('continue')} continue · {k('edit')} edit · "
                 f"{k('retry')} retry{siblings}"
             )
         if (head := self.agent.unanswered()) is not None:
             what = {"user": "your message", "result": "this result", "kernel": "this"}[head.kind]
             if head.kind == "result" and head.body.status in ("interrupted", "aborted"):
                 what = f"the {head.body.status} run"
-            return f"▶ the model has not answered {what} yet: {k('continue')} continue"
+            key = "enter" if leave else k("continue")  # enter in the empty box continues
+            return f"▶ the model has not answered {what} yet: {key} continue"
         return ""
+
+    def on_descendant_focus(self) -> None:
+        self.update_pending_bar()
+
+    def on_descendant_blur(self) -> None:
+        self.update_pending_bar()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         busy = self.generation is not None or self.running
