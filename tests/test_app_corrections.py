@@ -7,7 +7,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 import pytest
-from textual.widgets import Input, Label, TextArea
+from textual.widgets import Input, Label
 
 from grammars.turn import TurnFields
 from kyzel_tui.app import make_app
@@ -174,7 +174,8 @@ async def test_bad_keys_entries_are_refused_with_their_line_and_defaults_kept(tm
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text(
-        '[model]\nname = "x"\n\n[keys]\nretry = "R"\nfly = "f"\nrun = "ctrl+nonsense"\nreject = ""\n'
+        '[model]\nname = "x"\n\n[keys]\nretry = "R"\nfly = "f"\n'
+        'run = "ctrl+nonsense"\nreject = ""\n'
     )
     app = make_app(app_config(home, loaded))
     with model_writes(loaded, [CODE_TURN]):
@@ -191,9 +192,7 @@ async def test_bad_keys_entries_are_refused_with_their_line_and_defaults_kept(tm
             await wait_for(pilot, lambda: app.screen is not app.main, "the reason question")
 
 
-async def test_i_goes_to_the_box_without_typing_and_new_session_focuses_the_box(
-    tmp_path, loaded
-):
+async def test_i_goes_to_the_box_without_typing_and_new_session_focuses_the_box(tmp_path, loaded):
     app = make_app(app_config(tmp_path / "home", loaded))
     with model_writes(loaded, [CODE_TURN]):
         async with app.run_test(size=SIZE) as pilot:
