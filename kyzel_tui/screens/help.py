@@ -38,9 +38,9 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         table = Table(title="kyzel-tui keys", expand=True, show_edge=False)
         table.add_column("key", style="bold cyan", no_wrap=True)
-        table.add_column("action")
-        table.add_column("details", style="dim")
-        table.add_column("name", style="dim", no_wrap=True)
+        table.add_column("action", no_wrap=True)
+        table.add_column("details", style="dim", ratio=1)
+        table.add_column(Text("[keys] name"), style="dim", no_wrap=True)
         for key, description, tooltip, name in self.rows:
             table.add_row(Text(key), Text(description), Text(tooltip), Text(name))
         with VerticalScroll():

@@ -23,6 +23,8 @@ def turn_notes(tree: SessionTree, turn_id: str) -> list[str]:
     body = tree.node(turn_id).body
     if body.origin != "generated":
         notes.append(body.origin)
+    if body.meta.get("status") == "stopped":
+        notes.append("stopped")
     decision = tree.decision(turn_id)
     if decision is not None:
         notes.append("ran" if decision.value == "accepted" else "skipped")
