@@ -54,12 +54,21 @@ async def test_letters_typed_while_a_code_turn_lands_stay_in_the_box(tmp_path, l
     the code and "why" opened the skip dialog. Now every letter stays in the box."""
     sentence = "yes why does this happen ney yes "
     app = make_app(app_config(tmp_path / "home", loaded))
-    with model_writes(loaded, [CODE_TURN], on_step=slow_steps(0.01)):
+    typing = threading.Event()
+
+    def on_step(n: int) -> None:  # the turn lands only once the user is typing
+        if n == 3:
+            typing.wait(30)
+        threading.Event().wait(0.01)
+
+    with model_writes(loaded, [CODE_TURN], on_step=on_step):
         async with app.run_test(size=SIZE) as pilot:
             await ready(pilot)
             await send(pilot, "6*7?")
             typed = ""
             while not (app.agent.pending() and len(typed) >= len(sentence)):
+                if len(app.main.prompt.value) >= 3:
+                    typing.set()
                 char = sentence[len(typed) % len(sentence)]
                 await pilot.press(KEY_NAMES.get(char, char))
                 typed += char

@@ -16,21 +16,22 @@ import time
 from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from core.agent import Agent, AgentConfig
 from core.generate import Generation
 from core.session import HEAD, Session
 from core.store import StoreError
-from grammars.turn import THOUGHT, TurnFields, render
-from kyzel_tui.keys import MAIN_BINDINGS, help_rows, keys_of
+from grammars.turn import render
+from kyzel_tui.keys import MAIN_BINDINGS, keys_of
 from kyzel_tui.messages import Generated, ModelFailed, ModelReady, Progress, Streamed
+from kyzel_tui.screens.main_actions import EditingActions, MovingActions
 from kyzel_tui.widgets.status_bar import StatusBar
-from kyzel_tui.widgets.transcript.event_view import EventView
 from kyzel_tui.widgets.transcript.result_view import ResultView
 from kyzel_tui.widgets.transcript.transcript import Transcript
 from kyzel_tui.widgets.transcript.turn_view import TurnView
+from kyzel_tui.widgets.waiting_bar import WaitingBar
 
 GUARD = 0.5
 """Seconds after a turn arrives during which no key acts on it (a key meant for the message box,
@@ -40,9 +41,11 @@ TYPING = 1.0
 ACTS_ON_HEAD = {"run", "edit", "edit_in_editor", "edit_thought", "reject", "retry", "continue"}
 
 
-class MainScreen(Screen):
+class MainScreen(EditingActions, MovingActions, Screen):
     CSS_PATH = "main.tcss"
     BINDINGS = MAIN_BINDINGS
+    AUTO_FOCUS = "#prompt"
+    """Not the transcript (the first focusable widget): letters typed at once are a message."""
 
     def __init__(self, agent: Agent):
         super().__init__()
@@ -68,7 +71,7 @@ class MainScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         yield Transcript(id="transcript")
-        yield Static("", id="pending-bar")
+        yield WaitingBar("", id="pending-bar")
         yield Input(
             placeholder="Message (enter sends; escape leaves the box for the keys)", id="prompt"
         )
@@ -154,41 +157,11 @@ class MainScreen(Screen):
         return "not started" if runner is None or runner.state == "stopped" else runner.state
 
     def update_pending_bar(self) -> None:
-        bar = self.query_one("#pending-bar", Static)
-        text = "" if self.generation is not None or self.running else self.waiting_text()
-        bar.update(text)
-        bar.display = bool(text)
-
-    def waiting_text(self) -> str:
-        """What the waiting bar says, with the keys in force."""
-
-        def k(binding_id: str) -> str:
-            return keys_of(self.app, binding_id)
-
-        # In the message box the single keys type letters: say how to reach them.
-        leave = f"{k('leave_prompt')}, then " if self.app.focused is self.prompt else ""
-        if (pending := self.agent.pending()) is not None:
-            index, count = self.agent.tree.sibling_position(pending.id)
-            siblings = f" · ←/→ {index}/{count}" if count > 1 else ""
-            return (
-                f"▶ waiting for you: {leave}{k('run')} run · {k('edit')} edit · "
-                f"{k('edit_in_editor')} $EDITOR · {k('edit_thought')} edit thought · "
-                f"{k('retry')} retry · {k('reject')} skip{siblings}"
-            )
-        if (stopped := self.agent.stopped()) is not None:
-            index, count = self.agent.tree.sibling_position(stopped.id)
-            siblings = f" · ←/→ {index}/{count}" if count > 1 else ""
-            return (
-                f"■ stopped mid-turn: {leave}{k('continue')} continue · {k('edit')} edit · "
-                f"{k('retry')} retry{siblings}"
-            )
-        if (head := self.agent.unanswered()) is not None:
-            what = {"user": "your message", "result": "this result", "kernel": "this"}[head.kind]
-            if head.kind == "result" and head.body.status in ("interrupted", "aborted"):
-                what = f"the {head.body.status} run"
-            key = "enter" if leave else k("continue")  # enter in the empty box continues
-            return f"▶ the model has not answered {what} yet: {key} continue"
-        return ""
+        busy = self.generation is not None or self.running
+        in_box = self.app.focused is self.prompt
+        self.query_one(WaitingBar).show(
+            None if busy else self.agent, lambda i: keys_of(self.app, i), in_box
+        )
 
     def on_descendant_focus(self) -> None:
         self.update_pending_bar()
@@ -448,207 +421,6 @@ class MainScreen(Screen):
                 await worker.wait()
             except (WorkerCancelled, WorkerFailed):
                 pass  # what matters happened in the agent: the aborted result is stored
-
-    # Judging and editing
-
-    @work(group="dialog")
-    async def action_reject(self) -> None:
-        from kyzel_tui.screens.reason import ReasonScreen
-
-        pending = self.agent.pending()
-        if pending is None or self.too_soon():
-            return
-        reason = await self.app.push_screen_wait(ReasonScreen())
-        if reason is not None:
-            self.agent.reject(pending.id, reason)
-            self.refresh_view()
-            self.generate()
-
-    def edit_target(self):
-        """The turn that `e` edits: the head, when it is a turn (pending code, an answer, a
-        stopped turn)."""
-        head = self.agent.head_event()
-        if head is None or head.kind != "turn":
-            return None
-        return head
-
-    def _fields(self, event) -> TurnFields:
-        body = event.body
-        return TurnFields(body.thought, code=body.code, answer=body.answer)
-
-    @work(group="dialog")
-    async def action_edit(self) -> None:
-        from kyzel_tui.screens.edit import EditTurnScreen
-
-        target = self.edit_target()
-        if target is None or self.too_soon():
-            return
-        fields = await self.app.push_screen_wait(EditTurnScreen(self._fields(target)))
-        if fields is not None:
-            self.agent.edit(target.id, fields.thought, fields.code, fields.answer)
-            self.refresh_view()
-
-    @work(group="dialog")
-    async def action_edit_thought(self) -> None:
-        from kyzel_tui.screens.edit import EditTurnScreen
-
-        pending = self.agent.pending()
-        if pending is None or self.too_soon():
-            return
-        screen = EditTurnScreen(self._fields(pending), thought_only=True)
-        fields = await self.app.push_screen_wait(screen)
-        if fields is not None:
-            prefix = THOUGHT[0] + fields.thought + THOUGHT[1] + "\n"
-            self.generate(parent=pending.parent_id, prefix=prefix, source=pending.id)
-
-    def action_edit_in_editor(self) -> None:
-        from kyzel_tui.external_editor import edit_in_editor
-
-        target = self.edit_target()
-        if target is None or self.too_soon():
-            return
-        try:
-            fields = edit_in_editor(self.app, render(self._fields(target)))
-        except ValueError as error:
-            self.notify_error(error)
-            return
-        if fields is not None:
-            self.agent.edit(target.id, fields.thought, fields.code, fields.answer)
-            self.refresh_view()
-
-    def selected_turn(self):
-        view = self.transcript.selected()
-        if view is not None and self.agent.tree.node(view.event_id).kind == "turn":
-            return self.agent.tree.node(view.event_id)
-        turns = (
-            [e for e in self.agent.tree.path() if e.kind == "turn"] if self.agent.tree.head else []
-        )
-        return turns[-1] if turns else None
-
-    def action_rate(self, value: str) -> None:
-        turn = self.selected_turn()
-        if turn is not None:
-            self.agent.rate(turn.id, value)
-            self.notify(f"rated {'+' if value == 'up' else '-'}")
-            # In place: redrawing the transcript would lose the selection (the next key would
-            # rate another turn), cost a long session a second, and drop a streaming turn.
-            self.transcript.update_notes(self.agent.tree, turn.id)
-
-    # Moving around
-
-    def action_select(self, step: int) -> None:
-        """Move the selection to the event above or below (the last one if none is selected)."""
-        views = [v for v in self.transcript.query(EventView) if v.display]
-        if not views:
-            return
-        selected = self.transcript.selected()
-        index = views.index(selected) + step if selected in views else len(views) - 1
-        view = views[max(0, min(len(views) - 1, index))]
-        view.focus()
-        view.scroll_visible(animate=False)
-
-    def action_sibling(self, step: int) -> None:
-        view = self.transcript.selected()
-        head = self.agent.pending() or self.agent.stopped()
-        target = view.event_id if view is not None else (head.id if head else None)
-        if target is None or self.generation is not None or self.running:
-            return
-        if self.agent.switch(target, step) is not None:
-            self.refresh_view()
-
-    @work(group="dialog")
-    async def action_rollback(self) -> None:
-        from core.replay import cells_to_replay
-        from kyzel_tui.screens.rollback import RollbackScreen
-
-        view = self.transcript.selected()
-        if view is None or self.generation is not None or self.running:
-            self.notify("Select an event in the transcript first (up/down, or the mouse).")
-            return
-        cells = len(cells_to_replay(self.agent.tree.path(view.event_id)))
-        choice = await self.app.push_screen_wait(RollbackScreen(cells))
-        if choice is not None:
-            self.agent.rollback(view.event_id)
-            self.refresh_view()
-            if choice == "replay":
-                self.replay()
-
-    @work(exclusive=True, group="run")
-    async def replay(self) -> None:
-        from core.replay import replay
-
-        self.running = True
-        self.started_at = time.monotonic()
-        self.status.kernel = "replaying"
-        try:
-            report = await replay(
-                self.agent.session,
-                self.agent.runner,
-                progress=lambda i, n: setattr(self.status, "kernel", f"replaying {i}/{n}"),
-            )
-            self.notify(
-                f"replayed {report.ran} of {report.cells} cells"
-                + (" (stopped at a failing cell)" if report.failed else "")
-            )
-        except Exception as error:
-            self.notify_error(error)
-        finally:
-            self.running = False
-            self.status.kernel = self.kernel_state()
-        self.refresh_view()
-
-    def action_expand(self) -> None:
-        view = self.transcript.selected()
-        if isinstance(view, ResultView):
-            view.toggle()
-
-    def action_show_more(self) -> None:
-        self.transcript.show_more(500)
-        self.refresh_view()
-
-    def action_focus_prompt(self) -> None:
-        self.prompt.focus()
-
-    def action_leave_prompt(self) -> None:
-        views = self.transcript.query(EventView)
-        if views:
-            views.last().focus()
-        else:
-            self.transcript.focus()
-
-    def action_load_demo(self) -> None:
-        self.app.load_model(demo=True)
-
-    def action_help(self) -> None:
-        from kyzel_tui.screens.help import HelpScreen
-
-        rows = help_rows(self.app, [*self.BINDINGS, *self.app.BINDINGS])
-        self.app.push_screen(HelpScreen(rows))
-
-    def action_sessions(self) -> None:
-        from kyzel_tui.screens.sessions import SessionsScreen
-
-        def chosen(session_id: str | None) -> None:
-            if session_id is not None:
-                self.app.open_session(None if session_id == "new" else session_id)
-
-        self.app.push_screen(
-            SessionsScreen(self.agent.session.store, self.agent.session.id), chosen
-        )
-
-    def action_branches(self) -> None:
-        from kyzel_tui.screens.branches import BranchScreen
-
-        if not self.agent.tree.head:
-            self.notify("Nothing here yet: the tree grows with the conversation.")
-            return
-
-        def chosen(event_id: str | None) -> None:
-            if event_id is not None and event_id != self.agent.tree.head:
-                self.agent.session.move_head(event_id, reason="branch view")
-                self.refresh_view()
-
-        self.app.push_screen(BranchScreen(self.agent.tree), chosen)
 
 
 def new_agent(store, session_id: str | None, model, runner, config: AgentConfig) -> Agent:
