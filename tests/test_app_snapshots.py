@@ -162,13 +162,12 @@ class TestMainScreenSnapshots:
     def test_stopped_turn(self, snap_compare, app, loaded):
         """After escape mid-turn: the partial turn kept, headed "model  stopped" (its thought so
         far), and the bar "■ stopped mid-turn: c continue · e edit · r retry"."""
-        reached = threading.Event()
+        reached, released = threading.Event(), threading.Event()
 
-        def slow(step: int) -> None:
+        def slow(step: int) -> None:  # escape comes while step 12 waits: the stop is exact
             if step == 12:
                 reached.set()
-            if step >= 12:
-                threading.Event().wait(0.05)
+                released.wait(30)
 
         async def run_before(pilot) -> None:
             app = pilot.app
@@ -177,6 +176,7 @@ class TestMainScreenSnapshots:
             await pilot.press("enter")
             await wait_for(pilot, reached.is_set, "the generation to reach step 12")
             await pilot.press("escape")
+            released.set()
             await wait_for(pilot, lambda: kinds(app).count("turn") == 1 and idle(app), "the stop")
             await wait_for(pilot, app.main.settled, "the focus to settle")
             app.main.status.speed = SPEED

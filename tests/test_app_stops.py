@@ -101,6 +101,7 @@ async def test_escape_keeps_the_partial_turn_which_e_edits_c_continues_and_r_ret
             await seen(pilot)
             await pilot.press("c")
             await wait_for(pilot, lambda: len(turns(app)) == 3 and idle(app), "the rest", 60)
+            script.append(THINKING)  # what `r` will write
             await pilot.press("left", "left")
             await wait_for(pilot, lambda: app.agent.tree.head == stopped.id, "the stopped turn")
             await seen(pilot)
