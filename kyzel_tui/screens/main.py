@@ -193,7 +193,7 @@ class MainScreen(EditingActions, MovingActions, Screen):
         if action in ("edit", "edit_in_editor"):
             return self.edit_target() is not None
         if action == "retry":
-            return self.agent.head_event() is not None and self.agent.tree.head is not None
+            return self.agent.head_event() is not None
         return self.agent.stopped() is not None or self.agent.unanswered() is not None
 
     def notify_error(self, error: Exception) -> None:
@@ -207,7 +207,7 @@ class MainScreen(EditingActions, MovingActions, Screen):
             rate = self.tokens / elapsed if elapsed > 0 else 0.0
             self.status.activity = f"writing {self.tokens} tok · {elapsed:.0f} s · {rate:.1f} tok/s"
         elif self.running:
-            self.status.activity = f"running {elapsed:.0f} s · ctrl+c interrupts"
+            self.status.activity = f"running {elapsed:.0f} s"  # the result says how to interrupt
         else:
             self.status.activity = ""
 
