@@ -76,9 +76,9 @@ class TestMainScreenSnapshots:
     the footer of keys."""
 
     def test_idle(self, snap_compare, app):
-        """A new session: "tiny · cpu  kernel not started  ask before running  new session" on top, the
-        hint "Type a message below to start. F1 lists every key.", the empty message box with
-        its placeholder, and the footer."""
+        """A new session: "tiny · cpu  kernel not started  ask before running  new session" on
+        top, the hint "Type a message below to start. F1 lists every key.", the empty message box
+        with its placeholder, and the footer."""
 
         async def run_before(pilot) -> None:
             await steady(pilot)
