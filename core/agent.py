@@ -12,15 +12,21 @@ Generation runs in a worker thread (`core.generate`); code runs in the kernel th
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.chat import path_messages
-from core.events import Event, KernelEvent, Turn, UserMessage
+from core.events import Event, KernelEvent, Result, Turn, UserMessage
 from core.generate import GeneratedTurn, Generation, Sampling, start_generation
 from core.kernel import KernelRunner, OutputEvent
 from core.session import HEAD, Session
+from grammars.turn import ANSWER, CODE, THOUGHT
+
+STOPPED = "stopped"
+"""`meta["status"]` of a turn the user stopped mid-way: kept to edit or continue, never a good
+training turn, never run, never on the path the model continues from."""
 
 Approve = Callable[[Event], "str | tuple[str, str]"]
 """Decides on a turn with code: "run", "stop", or ("skip", reason)."""
@@ -79,24 +85,41 @@ class Agent:
         path = self.tree.path(upto) if upto is not None else []
         return path_messages(path, rejections=self.rejections(path))
 
+    def head_event(self) -> Event | None:
+        return self.tree.node(self.tree.head) if self.tree.head else None
+
     def pending(self) -> Event | None:
         """The head, when it is a turn with code that nobody has judged or run yet."""
-        head = self.tree.head
-        if head is None:
+        event = self.head_event()
+        if event is None or event.kind != "turn" or event.body.code is None:
             return None
-        event = self.tree.node(head)
-        if event.kind != "turn" or event.body.code is None:
+        if is_stopped(event):
             return None
+        head = event.id
         if self.tree.decision(head) is not None or self.tree.children(head):
             return None
         return event
 
+    def stopped(self) -> Event | None:
+        """The head, when it is a turn the user stopped mid-way."""
+        event = self.head_event()
+        return event if event is not None and is_stopped(event) else None
+
+    def unanswered(self) -> Event | None:
+        """The head, when the model is due to speak: a user message, a result or a kernel note
+        (after a stop, an interrupt, or a session reopened)."""
+        event = self.head_event()
+        return event if event is not None and event.kind in ("user", "result", "kernel") else None
+
     # Writing
 
     def say(self, text: str) -> Event:
-        """A user message at the head (also in the middle of a task)."""
+        """A user message at the head (also in the middle of a task). After a stopped turn it
+        follows what the stopped turn followed: the model never sees a half-written turn."""
         self._flush_kernel_events()
-        return self.session.append(UserMessage(text))
+        stopped = self.stopped()
+        parent = stopped.parent_id if stopped is not None else HEAD
+        return self.session.append(UserMessage(text), parent=parent)
 
     def start_turn(self, parent: str | None | object = HEAD, prefix: str = "") -> Generation:
         """Start generating a turn after `parent` (default: the head); finish with `finish_turn`."""
@@ -124,21 +147,47 @@ class Agent:
         if generated.cancelled or generated.fields is None:
             return None
         fields = generated.fields
-        meta = {
-            "model": getattr(self.model, "model_id", None),
-            "adapter": getattr(self.model, "adapter", None),
-            "sampling": generated.settings,
-            "stats": generated.stats.as_dict(),
-        }
         turn = Turn(
             fields.thought,
             code=fields.code,
             answer=fields.answer,
             origin=origin,
             source=source,
+            meta=self._meta(generated),
+        )  # type: ignore[arg-type]
+        return self.session.append(turn, parent=parent)
+
+    def keep_stopped(
+        self,
+        generated: GeneratedTurn,
+        parent: str | None | object = HEAD,
+        origin: str = "generated",
+        source: str | None = None,
+    ) -> Event | None:
+        """Store a generation the user stopped as a stopped turn (None if nothing was written):
+        `e` edits it, `c` continues it from its raw text, `r` retries beside it."""
+        if not generated.raw.strip():
+            return None
+        thought, code, answer = partial_fields(generated.raw)
+        meta = {**self._meta(generated), "status": STOPPED}
+        turn = Turn(
+            thought,
+            code=code,
+            answer=answer,
+            origin=origin,
+            source=source,
+            raw=generated.raw,
             meta=meta,
         )  # type: ignore[arg-type]
         return self.session.append(turn, parent=parent)
+
+    def _meta(self, generated: GeneratedTurn) -> dict[str, Any]:
+        return {
+            "model": getattr(self.model, "model_id", None),
+            "adapter": getattr(self.model, "adapter", None),
+            "sampling": generated.settings,
+            "stats": generated.stats.as_dict(),
+        }
 
     def generate_turn(
         self,
@@ -171,24 +220,57 @@ class Agent:
     async def run(
         self, turn_id: str, on_output: Callable[[OutputEvent], None] | None = None
     ) -> Event:
-        """Run a turn's code (accepting it first if needed) and store the result under it."""
+        """Run a turn's code (accepting it first if needed) and store the result under it.
+
+        The kernel starts here, on the first run: opening a session to look at it writes
+        nothing. A run cancelled (the app quits) is stored as `aborted` with its output so far.
+        """
         if self.runner is None:
             raise RuntimeError("no kernel")
         turn = self.tree.node(turn_id)
         if turn.body.code is None:
             raise ValueError("this turn has no code to run")
-        decision = self.tree.decision(turn_id)
-        if decision is None or decision.value != "accepted":
-            self.accept(turn_id)
         self._running = True
         try:
-            result = await self.runner.execute(turn.body.code, on_output=on_output)
+            if self.runner.client is None:
+                await self.runner.start()
+            decision = self.tree.decision(turn_id)
+            if decision is None or decision.value != "accepted":
+                self.accept(turn_id)
+            result = await self._execute(turn_id, turn.body.code, on_output)
         finally:
             self._running = False
         stored = self.session.append(result, parent=turn_id)
         # What happened to the kernel while the code ran follows the result on the path.
         self._flush_kernel_events()
         return stored
+
+    async def _execute(
+        self, turn_id: str, code: str, on_output: Callable[[OutputEvent], None] | None
+    ) -> Result:
+        output: list[str] = []
+
+        def collect(out: OutputEvent) -> None:
+            if out.kind == "clear":
+                output.clear()
+            elif out.text:
+                output.append(out.text + ("" if out.kind == "stream" else "\n"))
+            if on_output is not None:
+                on_output(out)
+
+        started = time.monotonic()
+        try:
+            return await self.runner.execute(code, on_output=collect)
+        except asyncio.CancelledError:
+            # No turn may show "ran" without a result: say what was cut, and what it printed.
+            aborted = Result(
+                status="aborted",
+                output="".join(output),
+                duration=time.monotonic() - started,
+                meta={"reason": "the app quit while the code ran"},
+            )  # type: ignore[arg-type]
+            self.session.append(aborted, parent=turn_id)
+            raise
 
     def edit(
         self, turn_id: str, thought: str, code: str | None = None, answer: str | None = None
@@ -265,3 +347,32 @@ class Agent:
             else:
                 break
         return events
+
+
+def is_stopped(event: Event) -> bool:
+    return event.kind == "turn" and event.body.meta.get("status") == STOPPED
+
+
+def partial_fields(raw: str) -> tuple[str, str | None, str | None]:
+    """The thought and the code or answer of a half-written turn (code "" if neither began)."""
+    thought, rest = _field(raw, THOUGHT)
+    rest = rest.lstrip("\n") if rest is not None else ""
+    if rest.startswith(ANSWER[0]):
+        return thought, None, _field(rest, ANSWER)[0]
+    if rest.startswith(CODE[0]):
+        return thought, _field(rest, CODE)[0], None
+    return thought, "", None
+
+
+def _field(text: str, tags: tuple[str, str]) -> tuple[str, str | None]:
+    """The body of the field that `text` starts with, and what follows its closing tag (None if
+    it is not closed). A closing tag cut short at the end is not part of the body."""
+    opening, closing = tags
+    body = text[len(opening) :] if text.startswith(opening) else text
+    end = body.find(closing)
+    if end >= 0:
+        return body[:end], body[end + len(closing) :]
+    for cut in range(min(len(closing) - 1, len(body)), 0, -1):
+        if body.endswith(closing[:cut]):
+            return body[:-cut], None
+    return body, None

@@ -25,11 +25,11 @@ from typing import Any, Literal
 from core.ids import new_id
 
 Origin = Literal["generated", "edited", "imported"]
-ResultStatus = Literal["ok", "error", "interrupted", "timeout", "died"]
+ResultStatus = Literal["ok", "error", "interrupted", "timeout", "died", "aborted"]
 VerdictValue = Literal["accepted", "rejected", "up", "down"]
 KernelState = Literal["started", "restarted", "died", "replayed"]
 
-RESULT_STATUSES: tuple[str, ...] = ("ok", "error", "interrupted", "timeout", "died")
+RESULT_STATUSES: tuple[str, ...] = ("ok", "error", "interrupted", "timeout", "died", "aborted")
 VERDICT_VALUES: tuple[str, ...] = ("accepted", "rejected", "up", "down")
 KERNEL_STATES: tuple[str, ...] = ("started", "restarted", "died", "replayed")
 ORIGINS: tuple[str, ...] = ("generated", "edited", "imported")

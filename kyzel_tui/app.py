@@ -1,8 +1,8 @@
 """The Textual app: one store, one model, one kernel, and the main screen over them.
 
 `make_app(config)` is the one factory, used by the command line and by every test. The first
-frame comes at once; the model loads in a thread and the kernel starts in the background, both
-reporting progress in the status bar.
+frame comes at once; the model loads in a thread, reporting progress in the status bar. The
+kernel starts when code first runs, so opening a session to look at it writes nothing.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from core.agent import AgentConfig
-from core.kernel import KernelError, KernelRunner
+from core.kernel import KernelRunner
 from core.store import Store, StoreError
 from kyzel_tui.config import AppConfig, read_keymap
+from kyzel_tui.keys import MAIN_BINDINGS, keys_of
 from kyzel_tui.messages import ModelFailed, ModelReady, Progress
 from kyzel_tui.screens.main import MainScreen, new_agent
 
@@ -41,19 +42,25 @@ class KyzelApp(App):
         self.main: MainScreen | None = None
         self.keymap: dict[str, str] = {}
         """Key bindings rebound by the user (binding id -> keys), shown by the help."""
+        self._asking_to_quit = False
 
     def on_mount(self) -> None:
-        keymap, problem = read_keymap(self.config.data_dir)
+        keymap, problems = read_keymap(self.config.data_dir)
         self.keymap = {**keymap, **self.config.keymap}
         self.set_keymap(self.keymap)
-        if problem:
-            self.notify(problem, severity="warning", markup=False)
+        if problems:
+            self.notify(
+                "\n".join(problems),
+                title="config.toml",
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
         self.main = MainScreen(self.agent)
         self.push_screen(self.main)
         # After the first frame: importing torch in the loading thread holds the interpreter
         # for a while, and the screen should be up before that starts.
         self.call_after_refresh(self.load_model, demo=self.config.demo)
-        self.call_after_refresh(self.start_kernel)
 
     def load_model(self, demo: bool = False) -> None:
         """Load the model in a daemon thread, reporting to the main screen. Not a thread worker:
@@ -90,27 +97,9 @@ class KyzelApp(App):
         gc.freeze()
         self.main.post_message(ModelReady(model))
 
-    @work(exclusive=True, group="kernel")
-    async def start_kernel(self) -> None:
-        status = self.main.status
-        status.kernel = "starting"
-        try:
-            await self.runner.start()
-        except KernelError as error:
-            status.kernel = "failed"
-            self.notify(
-                f"{error}\nCode cannot run until the kernel starts; restart the app "
-                "once it is fixed.",
-                title="kernel",
-                severity="error",
-                timeout=30,
-                markup=False,
-            )
-            return
-        status.kernel = self.runner.state
-
     def open_session(self, session_id: str | None) -> None:
-        """Switch to another session (None: a new one); the kernel restarts for it."""
+        """Switch to another session (None: a new one). Nothing is written: the kernel of the
+        session left stops, and a new one starts when code of this session first runs."""
         try:
             agent = new_agent(
                 self.store, session_id, self.agent.model, self.runner, self.agent.config
@@ -122,16 +111,43 @@ class KyzelApp(App):
         self.agent = agent
         self.main.agent = agent
         self.main.refresh_view()
+        self.main.prompt.focus()
         if self.runner.client is not None:
-            self.restart_kernel_for_session()
+            self.stop_kernel()
 
     @work(exclusive=True, group="kernel")
-    async def restart_kernel_for_session(self) -> None:
+    async def stop_kernel(self) -> None:
+        await self.runner.shutdown()
+        self.main.status.kernel = self.main.kernel_state()
+
+    async def action_quit(self) -> None:
+        """Quit; while code runs or a turn is being written, ask first."""
+        main = self.main
+        busy = main is not None and (main.running or main.generation is not None)
+        if not busy or self._asking_to_quit:
+            if main is not None:
+                await main.abort()
+            self.exit()
+            return
+        self.confirm_quit()
+
+    @work(group="quit")
+    async def confirm_quit(self) -> None:
+        from kyzel_tui.screens.confirm import ConfirmScreen
+
+        what = (
+            "Code is running: quitting cuts it (what it printed so far is kept)."
+            if self.main.running
+            else "The model is writing a turn: quitting drops it."
+        )
+        self._asking_to_quit = True
         try:
-            await self.runner.restart("a new session: earlier variables are gone")
-        except KernelError as error:
-            self.notify(str(error), severity="error", markup=False)
-        self.main.refresh_view()
+            quit_now = await self.push_screen_wait(ConfirmScreen(f"{what}\nQuit anyway?"))
+        finally:
+            self._asking_to_quit = False
+        if quit_now:
+            await self.main.abort()
+            self.exit()
 
     def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)
@@ -145,11 +161,11 @@ class KyzelApp(App):
             "Toggle auto mode", "Run code without asking (or stop doing so)", self.toggle_auto
         )
         if isinstance(screen, MainScreen):
-            for binding in screen.BINDINGS:
-                if binding.show and binding.description:
+            for binding in MAIN_BINDINGS:
+                if screen.check_action(binding.action.split("(")[0], ()):
                     yield SystemCommand(
                         binding.description,
-                        binding.tooltip or binding.action,
+                        f"{binding.tooltip} ({keys_of(self, binding.id)})",
                         lambda action=binding.action: self.main.run_action(action),
                     )
 

@@ -43,16 +43,21 @@ class AppConfig:
         return Path(self.home).expanduser() if self.home else default_home()
 
 
-def read_keymap(folder: Path) -> tuple[dict[str, str], str | None]:
-    """The `[keys]` table of the config file, and an error to show if the file is broken."""
+def read_keymap(folder: Path) -> tuple[dict[str, str], list[str]]:
+    """The usable entries of the config file's `[keys]` table, and one message per problem
+    (a broken file, an unknown action, an impossible key, an action left with no key), each
+    naming the file and line; whatever is refused keeps its default keys."""
+    from kyzel_tui.keys import check_keymap
+
     path = folder / CONFIG_NAME
     if not path.exists():
-        return {}, None
+        return {}, []
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        return {}, f"{path}: {error}; the default keys are used"
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        return {}, [f"{path}: {error}; the default keys are used"]
     keys = data.get("keys", {})
-    if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
-        return {}, f'{path}: [keys] must map action names to key strings like "enter,y"'
-    return dict(keys), None
+    if not isinstance(keys, dict):
+        return {}, [f'{path}: [keys] must map action names to keys, like run = "enter,y"']
+    return check_keymap(keys, text, str(path))

@@ -55,12 +55,16 @@ async def wait_for(pilot, predicate: Callable[[], object], what: str, timeout: f
         await pilot.pause(0.05)
 
 
-async def ready(pilot, kernel: bool = True) -> None:
-    """The model loaded and (unless told not to) the kernel idle."""
+async def ready(pilot) -> None:
+    """The model loaded (the kernel starts when code first runs)."""
     app = pilot.app
     await wait_for(pilot, lambda: app.agent.model is not None, "the model to load")
-    if kernel:
-        await wait_for(pilot, lambda: app.runner.state == "idle", "the kernel to start", 60)
+
+
+async def seen(pilot) -> None:
+    """The guard after a turn's arrival has passed and the focus has gone where it goes."""
+    await wait_for(pilot, lambda: pilot.app.main.settled(), "the turn to be seen")
+    await pilot.pause()
 
 
 async def type_text(pilot, text: str) -> None:
@@ -92,7 +96,7 @@ async def say(pilot, text: str) -> None:
     await wait_for(
         pilot, lambda: kinds(app).count("turn") > turns and idle(app), "the model's turn"
     )
-    await pilot.pause()
+    await seen(pilot)
 
 
 def screen_text(app: KyzelApp) -> str:

@@ -16,9 +16,10 @@ from contextlib import contextmanager
 def scripted(model, tokenizer, text: str | list[str], on_step=None):
     """While active, `model` writes `text` then EOS. `on_step(n)` is called before each step.
 
-    With a list, each generation (each prompt fed whole) writes the next text of the list.
+    With a list, each generation (each prompt fed whole) writes the next text of the list; the
+    caller may append to the list meanwhile (the rest of a turn it stopped, say).
     """
-    texts = [text] if isinstance(text, str) else list(text)
+    texts = [text] if isinstance(text, str) else text  # a list may grow while it is used
     from grammars.constraint import ll_tokenizer
 
     ll = ll_tokenizer(tokenizer)

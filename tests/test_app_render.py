@@ -28,6 +28,7 @@ from app_harness import (
     notices,
     ready,
     screen_text,
+    seen,
     stored,
     wait_for,
 )
@@ -86,7 +87,7 @@ async def test_model_kernel_and_user_text_show_literally_and_obey_nothing(tmp_pa
             prompt.value = "me " + HOSTILE
             await pilot.press("enter")
             await wait_for(pilot, lambda: kinds(app).count("turn") == 1 and idle(app), "a turn")
-            await pilot.pause()
+            await seen(pilot)  # no key acts on a turn in its first half second
             text = screen_text(app)
             assert_literal(text, "you  me [bold]loud[/] [@click=app.quit]quit[/] [/] link")
             assert_literal(text, "[bold]loud[/] [@click=app.quit]quit[/]")

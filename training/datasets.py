@@ -41,7 +41,8 @@ def turn_quality(
     tree: SessionTree, turn_id: str, edited_away: set[str] | None = None
 ) -> str | None:
     """ "good", "bad", or None (no signal either way)."""
-    if tree.excluded(turn_id) or not is_admitted(tree.node(turn_id).body):
+    body = tree.node(turn_id).body
+    if tree.excluded(turn_id) or not is_admitted(body) or body.meta.get("status") == "stopped":
         return None
     edited_away = _edited_away(tree) if edited_away is None else edited_away
     decision, rating = tree.decision(turn_id), tree.rating(turn_id)

@@ -1,4 +1,5 @@
-"""Editing a turn: its thought and its code (or answer), in two text areas."""
+"""Editing a turn: its thought and its code (or answer), in two text areas, with its keys
+listed under them (ctrl+a selects all, as users expect of an editor)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ class EditTurnScreen(ModalScreen[TurnFields | None]):
             id="cancel",
             priority=True,
         ),
+        # A priority binding too: the text area takes ctrl+a to mean "start of the line".
+        Binding(
+            "ctrl+a",
+            "select_all",
+            "Select all",
+            tooltip="Select the whole text of the box",
+            id="select_all",
+            priority=True,
+        ),
     ]
 
     def __init__(self, fields: TurnFields, thought_only: bool = False):
@@ -51,6 +61,19 @@ class EditTurnScreen(ModalScreen[TurnFields | None]):
                 yield TextArea.code_editor(
                     body, language="python" if is_code else None, id="body", soft_wrap=not is_code
                 )
+            yield Label(self.keys_line(), id="keys")
+
+    def keys_line(self) -> str:
+        """The dialog's keys as the user has them bound."""
+        keymap = getattr(self.app, "keymap", {})
+        shown = [(b.id, b.key, b.description.lower()) for b in self.BINDINGS]
+        parts = [f"{keymap.get(i, key)} {what}" for i, key, what in shown]
+        return " · ".join([*parts, "tab next box", "shift+tab previous box"])
+
+    def action_select_all(self) -> None:
+        focused = self.focused
+        if isinstance(focused, TextArea):
+            focused.select_all()
 
     def on_mount(self) -> None:
         self.query_one("#body" if not self.thought_only else "#thought", TextArea).focus()

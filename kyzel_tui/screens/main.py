@@ -3,133 +3,49 @@
 The screen turns keys into calls on the `core.agent.Agent`; the agent writes the events. Slow
 work runs in workers: generation in a thread (its text arrives as `Streamed` messages), code in
 the kernel through asyncio, the model loading in a thread. The event loop never waits on them.
+
+Nothing acts on a turn the user has not seen: focus moves to a new turn only while the message
+box is empty and untouched, and keys that act on the head turn do nothing for `GUARD` seconds
+after a turn arrives. The keys themselves live in `kyzel_tui.keys`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from core.agent import Agent, AgentConfig
 from core.generate import Generation
 from core.session import HEAD, Session
 from core.store import StoreError
-from grammars.turn import THOUGHT, TurnFields, render
+from grammars.turn import render
+from kyzel_tui.keys import MAIN_BINDINGS, keys_of
 from kyzel_tui.messages import Generated, ModelFailed, ModelReady, Progress, Streamed
+from kyzel_tui.screens.main_actions import EditingActions, MovingActions
 from kyzel_tui.widgets.status_bar import StatusBar
-from kyzel_tui.widgets.transcript.event_view import EventView
 from kyzel_tui.widgets.transcript.result_view import ResultView
 from kyzel_tui.widgets.transcript.transcript import Transcript
 from kyzel_tui.widgets.transcript.turn_view import TurnView
+from kyzel_tui.widgets.waiting_bar import WaitingBar
 
-NEEDS_PENDING = {"run", "edit", "edit_in_editor", "edit_thought", "reject"}
+GUARD = 0.5
+"""Seconds after a turn arrives during which no key acts on it (a key meant for the message box,
+or pressed before the turn was seen, must not run or discard it)."""
+TYPING = 1.0
+"""Seconds after the last change to the message box during which focus never leaves it."""
+ACTS_ON_HEAD = {"run", "edit", "edit_in_editor", "edit_thought", "reject", "retry", "continue"}
 
 
-class MainScreen(Screen):
+class MainScreen(EditingActions, MovingActions, Screen):
     CSS_PATH = "main.tcss"
-    BINDINGS = [
-        Binding("enter,y", "run", "Run", tooltip="Run the pending code", id="run"),
-        Binding(
-            "e", "edit", "Edit", tooltip="Edit the pending turn; saved as a sibling", id="edit"
-        ),
-        Binding(
-            "ctrl+e",
-            "edit_in_editor",
-            "$EDITOR",
-            tooltip="Edit the pending turn in $EDITOR",
-            id="edit_in_editor",
-        ),
-        Binding(
-            "t",
-            "edit_thought",
-            "Thought",
-            id="edit_thought",
-            tooltip="Edit only the thought; the model writes the rest",
-        ),
-        Binding(
-            "r",
-            "retry",
-            "Retry",
-            id="retry",
-            tooltip="A new generation in the same place; the old one stays as a sibling",
-        ),
-        Binding(
-            "left",
-            "sibling(-1)",
-            "◀",
-            id="previous_sibling",
-            tooltip="The previous sibling of the pending or selected turn",
-        ),
-        Binding(
-            "right",
-            "sibling(1)",
-            "▶",
-            id="next_sibling",
-            tooltip="The next sibling of the pending or selected turn",
-        ),
-        Binding(
-            "n",
-            "reject",
-            "Skip",
-            id="reject",
-            tooltip="Do not run the pending code; an optional reason goes to the model",
-        ),
-        Binding("plus", "rate('up')", "+", id="rate_up", tooltip="Rate the selected turn up"),
-        Binding(
-            "minus", "rate('down')", "-", id="rate_down", tooltip="Rate the selected turn down"
-        ),
-        Binding(
-            "u",
-            "rollback",
-            "Roll back",
-            id="rollback",
-            tooltip="Continue from the selected event; offers to replay the kernel",
-        ),
-        Binding("escape", "stop", "Stop", id="stop", tooltip="Stop the generation now"),
-        Binding(
-            "escape",
-            "leave_prompt",
-            "Keys",
-            show=False,
-            id="leave_prompt",
-            tooltip="Leave the message box: the keys act on the transcript again",
-        ),
-        Binding(
-            "ctrl+c",
-            "interrupt",
-            "Interrupt",
-            priority=True,
-            id="interrupt",
-            tooltip="Interrupt the running code",
-        ),
-        Binding(
-            "o", "expand", "Expand", id="expand", tooltip="Expand or collapse the selected result"
-        ),
-        Binding("i", "focus_prompt", "Type", id="focus_prompt", tooltip="Write a message"),
-        Binding(
-            "d",
-            "load_demo",
-            "Demo model",
-            id="load_demo",
-            tooltip="Load the built-in random demo model",
-        ),
-        Binding("ctrl+s", "sessions", "Sessions", id="sessions", tooltip="List, open, rename"),
-        Binding("ctrl+b", "branches", "Branches", id="branches", tooltip="The session's tree"),
-        Binding("f1", "help", "Help", id="help", tooltip="Every key"),
-        Binding(
-            "ctrl+home",
-            "show_more",
-            "Earlier",
-            show=False,
-            id="show_more",
-            tooltip="Show earlier events of a long session",
-        ),
-    ]
+    BINDINGS = MAIN_BINDINGS
+    AUTO_FOCUS = "#prompt"
+    """Not the transcript (the first focusable widget): letters typed at once are a message."""
 
     def __init__(self, agent: Agent):
         super().__init__()
@@ -138,11 +54,24 @@ class MainScreen(Screen):
         self.running = False
         self.model_failed = False
         self.queued: list[str] = []
+        self.stopping = False
+        """Escape stopped the generation: its partial text is kept as a stopped turn."""
+        self.want_turn = False
+        """A turn was asked for while the model loaded: it starts once the model is ready."""
+        self.landed_at = 0.0
+        self.typed_at = 0.0
+        self.focus_wanted: str | None = None
+        """A turn that takes the focus once the message box is left alone."""
+        self.focus_asked_at = 0.0
+        self._clearing = False
+        self.run_worker_ref = None
+        self.started_at = 0.0
+        self.tokens = 0
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
         yield Transcript(id="transcript")
-        yield Static("", id="pending-bar")
+        yield WaitingBar("", id="pending-bar")
         yield Input(
             placeholder="Message (enter sends; escape leaves the box for the keys)", id="prompt"
         )
@@ -156,9 +85,15 @@ class MainScreen(Screen):
     def status(self) -> StatusBar:
         return self.query_one(StatusBar)
 
+    @property
+    def prompt(self) -> Input:
+        return self.query_one("#prompt", Input)
+
     def on_mount(self) -> None:
         self.status.auto = self.agent.config.auto
-        self.query_one("#prompt", Input).focus()
+        self.status.kernel = self.kernel_state()
+        self.prompt.focus()
+        self.progress_timer = self.set_interval(0.5, self.show_progress)
         # The transcript of a long session takes a while to lay out: the frame around it first.
         self.call_after_refresh(self.refresh_view)
 
@@ -171,46 +106,79 @@ class MainScreen(Screen):
     # What is on screen
 
     def refresh_view(self) -> None:
-        pending = self.agent.pending()
         self.transcript.show(
             self.agent.tree if self.agent.session.tree.head else None,
-            pending.id if pending else None,
+            self.agent.pending().id if self.agent.pending() else None,
         )
         session = self.agent.session
         self.status.title = session.store.session(session.id).title or "new session"
         self.update_pending_bar()
         self.refresh_bindings()
-        if pending is not None:  # the keys act on it: it takes the focus once it is mounted
-            self.call_after_refresh(self._focus_event, pending.id)
+        target = self.agent.pending() or self.agent.stopped()
+        if target is not None:  # the keys act on it: it takes the focus, if the box lets it go
+            self.focus_wanted, self.focus_asked_at = target.id, time.monotonic()
+            self._focus_when_untouched()
+
+    def box_busy(self) -> bool:
+        """The message box holds text or was typed into a moment ago: focus stays there."""
+        return bool(self.prompt.value) or time.monotonic() - self.typed_at < TYPING
+
+    def too_soon(self) -> bool:
+        return time.monotonic() - self.landed_at < GUARD
+
+    def settled(self) -> bool:
+        """The last turn has been seen and the focus has gone where it goes (for tests)."""
+        return not self.too_soon() and self.focus_wanted is None
+
+    def _focus_when_untouched(self) -> None:
+        """Focus the turn that waits once the box has been left alone for `TYPING` seconds;
+        never if the user types in the meantime (their letters stay in the box)."""
+        if self.focus_wanted is None:
+            return
+        if self.typed_at > self.focus_asked_at or self.prompt.value:
+            self.focus_wanted = None
+            return
+        wait = TYPING - (time.monotonic() - self.typed_at)
+        if wait > 0:
+            self.set_timer(wait, self._focus_when_untouched)
+            return
+        event_id, self.focus_wanted = self.focus_wanted, None
+        self.call_after_refresh(self._focus_event, event_id)
 
     def _focus_event(self, event_id: str) -> None:
+        if self.box_busy() or self.app.screen is not self:
+            return
         for view in self.query(TurnView):
             if view.event_id == event_id:
                 view.focus()
 
+    def kernel_state(self) -> str:
+        runner = self.agent.runner
+        return "not started" if runner is None or runner.state == "stopped" else runner.state
+
     def update_pending_bar(self) -> None:
-        bar = self.query_one("#pending-bar", Static)
-        pending = self.agent.pending()
-        if pending is None or self.generation is not None or self.running:
-            bar.update("")
-            bar.display = False
-            return
-        index, count = self.agent.tree.sibling_position(pending.id)
-        siblings = f" · ←/→ {index}/{count}" if count > 1 else ""
-        bar.update(
-            "▶ waiting for you: enter/y run · e edit · ctrl+e $EDITOR · t edit thought · "
-            f"r retry · n skip{siblings}"
+        busy = self.generation is not None or self.running
+        in_box = self.app.focused is self.prompt
+        self.query_one(WaitingBar).show(
+            None if busy else self.agent, lambda i: keys_of(self.app, i), in_box
         )
-        bar.display = True
+
+    def on_descendant_focus(self) -> None:
+        self.update_pending_bar()
+
+    def on_descendant_blur(self) -> None:
+        self.update_pending_bar()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         busy = self.generation is not None or self.running
-        if action in NEEDS_PENDING:
-            return not busy and self.agent.pending() is not None
-        if action == "retry":
-            return not busy and self.retry_target() is not None
+        in_box = self.app.focused is self.prompt
+        if action in ACTS_ON_HEAD:
+            allowed = not busy and self._head_action_possible(action)
+            return None if allowed and self.too_soon() else allowed
         if action == "leave_prompt":
-            return self.app.focused is self.query_one("#prompt", Input)
+            return in_box
+        if action == "select":
+            return not in_box
         if action == "stop":
             return self.generation is not None
         if action == "interrupt":
@@ -219,9 +187,29 @@ class MainScreen(Screen):
             return self.model_failed
         return True
 
+    def _head_action_possible(self, action: str) -> bool:
+        if action in ("run", "edit_thought", "reject"):
+            return self.agent.pending() is not None
+        if action in ("edit", "edit_in_editor"):
+            return self.edit_target() is not None
+        if action == "retry":
+            return self.agent.head_event() is not None
+        return self.agent.stopped() is not None or self.agent.unanswered() is not None
+
     def notify_error(self, error: Exception) -> None:
         # Errors quote foreign text (paths, model output): never read it as markup.
         self.notify(str(error), title="kyzel-tui", severity="error", timeout=10, markup=False)
+
+    def show_progress(self) -> None:
+        """Live figures while a turn streams (tokens, seconds, tokens/s) or code runs."""
+        elapsed = time.monotonic() - self.started_at
+        if self.generation is not None:
+            rate = self.tokens / elapsed if elapsed > 0 else 0.0
+            self.status.activity = f"writing {self.tokens} tok · {elapsed:.0f} s · {rate:.1f} tok/s"
+        elif self.running:
+            self.status.activity = f"running {elapsed:.0f} s"  # the result says how to interrupt
+        else:
+            self.status.activity = ""
 
     # Messages from workers
 
@@ -239,10 +227,8 @@ class MainScreen(Screen):
                 timeout=8,
             )
         self.refresh_bindings()
-        if (
-            self.agent.session.tree.head
-            and self.agent.tree.node(self.agent.tree.head).kind == "user"
-        ):
+        if self.want_turn:
+            self.want_turn = False
             self.generate()
 
     def on_model_failed(self, message: ModelFailed) -> None:
@@ -258,41 +244,62 @@ class MainScreen(Screen):
         self.refresh_bindings()
 
     def on_streamed(self, message: Streamed) -> None:
+        self.tokens += 1  # one chunk per token step (a split character waits for its rest)
         self.transcript.stream(message.text)
 
     def on_generated(self, message: Generated) -> None:
         self.generation = None
         self.transcript.end_stream()
+        self.show_progress()
+        stopping, self.stopping = self.stopping, False
         if message.error:
             self.notify(message.error, severity="error", timeout=10, markup=False)
-        turn = None
-        if message.generated is not None:
-            stats = message.generated.stats
-            self.status.speed = f"{stats.tokens_per_second:.1f} tok/s"
-            origin = "edited" if message.source else "generated"
-            try:
-                turn = self.agent.finish_turn(
-                    message.generated, message.parent, origin, message.source
-                )
-            except StoreError as error:
-                self.notify_error(error)
+        turn = self._store_generated(message, keep_stopped=stopping and not self.queued)
+        self.landed_at = time.monotonic()
+        self.set_timer(GUARD, self.refresh_bindings)
         self.refresh_view()
         if self.queued:
             self.send(self.queued.pop(0))
         elif turn is not None and turn.body.code is not None and self.agent.config.auto:
             self.run_turn(turn.id)
-        elif turn is None or turn.body.answer is not None:
-            self.query_one("#prompt", Input).focus()
+        elif (turn is None or turn.body.answer is not None) and self.agent.stopped() is None:
+            self.prompt.focus()
+
+    def _store_generated(self, message: Generated, keep_stopped: bool):
+        generated = message.generated
+        if generated is None:
+            return None
+        self.status.speed = f"{generated.stats.tokens_per_second:.1f} tok/s"
+        origin = "edited" if message.source else "generated"
+        store = self.agent.keep_stopped if generated.cancelled else self.agent.finish_turn
+        if generated.cancelled and not keep_stopped:
+            return None
+        try:
+            return store(generated, message.parent, origin, message.source)
+        except StoreError as error:
+            self.notify_error(error)
+            return None
 
     # The prompt
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self._clearing and not event.value:
+            self._clearing = False  # our own clearing after a send is not the user typing
+            return
+        self.typed_at = time.monotonic()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
-        event.input.value = ""
+        self.typed_at = time.monotonic()
+        if event.value:
+            self._clearing = True
+            event.input.value = ""
         if text:
             self.send(text)
-        elif self.agent.pending() is not None:
+        elif self.check_action("run", ()) and not self.too_soon():
             self.action_run()
+        elif self.check_action("continue", ()) and not self.too_soon():
+            self.action_continue()
 
     def send(self, text: str) -> None:
         if self.running:  # the result must land first; the message follows it
@@ -315,6 +322,7 @@ class MainScreen(Screen):
 
     def generate(self, parent: object = HEAD, prefix: str = "", source: str | None = None) -> None:
         if self.agent.model is None:
+            self.want_turn = parent is HEAD and not prefix
             self.status.model = "the model is still loading; your turn comes when it is ready"
             return
         try:
@@ -322,7 +330,9 @@ class MainScreen(Screen):
         except (RuntimeError, ValueError) as error:
             self.notify_error(error)
             return
+        self.started_at, self.tokens = time.monotonic(), 0
         self.transcript.begin_stream(prefix)
+        self.show_progress()
         self.update_pending_bar()
         self.refresh_bindings()
         self.follow_generation(self.generation, parent, source)
@@ -338,36 +348,46 @@ class MainScreen(Screen):
 
     def action_stop(self) -> None:
         if self.generation is not None:
+            self.stopping = True
             self.generation.cancel()
 
-    def retry_target(self):
-        """The turn that a retry replaces: the head, when it is a turn (pending code or an
-        answer); an answer can be wrong too."""
-        head = self.agent.tree.head
-        event = self.agent.tree.node(head) if head else None
-        return event if event is not None and event.kind == "turn" else None
-
     def action_retry(self) -> None:
-        target = self.retry_target()
-        if target is not None:
-            self.generate(parent=target.parent_id)
+        """A new turn beside the head turn (code, answer or stopped); after a message or a
+        result, simply the model's turn."""
+        head = self.agent.head_event()
+        if head is not None and not self.too_soon():
+            self.generate(parent=head.parent_id if head.kind == "turn" else HEAD)
+
+    def action_continue(self) -> None:
+        """Resume a stopped turn from its raw text, under the grammar; or answer the head."""
+        if self.too_soon():
+            return
+        stopped = self.agent.stopped()
+        if stopped is not None:
+            prefix = stopped.body.raw or render(self._fields(stopped))
+            self.generate(parent=stopped.parent_id, prefix=prefix, source=stopped.body.source)
+        elif self.agent.unanswered() is not None:
+            self.generate()
 
     # Running
 
     def action_run(self) -> None:
         pending = self.agent.pending()
-        if pending is not None and not self.running:
-            self.run_turn(pending.id)
+        if pending is not None and not self.running and not self.too_soon():
+            self.run_worker_ref = self.run_turn(pending.id)
 
     @work(exclusive=True, group="run")
     async def run_turn(self, turn_id: str) -> None:
         self.running = True
+        self.started_at = time.monotonic()
         self.update_pending_bar()
         self.refresh_bindings()
         self.status.kernel = "busy"
+        self.show_progress()
         live: ResultView = self.transcript.begin_result()
+        result = None
         try:
-            await self.agent.run(
+            result = await self.agent.run(
                 turn_id,
                 on_output=lambda out: live.add_live(
                     out.text + ("\n" if out.kind != "stream" else "")
@@ -377,225 +397,30 @@ class MainScreen(Screen):
             self.notify_error(error)
         finally:
             self.running = False
-            self.status.kernel = self.agent.runner.state if self.agent.runner else "none"
+            self.status.kernel = self.kernel_state()
+            self.show_progress()
         self.refresh_view()
         if self.queued:
             self.send(self.queued.pop(0))
-        else:
-            self.generate()
+        elif result is not None and result.body.status != "interrupted":
+            self.generate()  # after an interrupt the user decides what comes next
 
     async def action_interrupt(self) -> None:
         if self.running and self.agent.runner is not None:
             await self.agent.runner.interrupt()
 
-    # Judging and editing
-
-    def action_reject(self) -> None:
-        pending = self.agent.pending()
-        if pending is None:
-            return
-
-        def rejected(reason: str | None) -> None:
-            if reason is None:
-                return
-            self.agent.reject(pending.id, reason)
-            self.refresh_view()
-            self.generate()
-
-        from kyzel_tui.screens.reason import ReasonScreen
-
-        self.app.push_screen(ReasonScreen(), rejected)
-
-    def selected_turn(self):
-        view = self.transcript.selected()
-        if (
-            view is not None
-            and view.event_id
-            and self.agent.tree.node(view.event_id).kind == "turn"
-        ):
-            return self.agent.tree.node(view.event_id)
-        turns = (
-            [e for e in self.agent.tree.path() if e.kind == "turn"] if self.agent.tree.head else []
-        )
-        return turns[-1] if turns else None
-
-    def action_rate(self, value: str) -> None:
-        turn = self.selected_turn()
-        if turn is not None:
-            self.agent.rate(turn.id, value)
-            self.notify(f"rated {'+' if value == 'up' else '-'}")
-            # In place: redrawing the transcript would lose the selection (the next key would
-            # rate another turn), cost a long session a second, and drop a streaming turn.
-            self.transcript.update_notes(self.agent.tree, turn.id)
-
-    def _fields(self, event) -> TurnFields:
-        body = event.body
-        return TurnFields(body.thought, code=body.code, answer=body.answer)
-
-    def action_edit(self) -> None:
-        pending = self.agent.pending()
-        if pending is None:
-            return
-
-        def edited(fields: TurnFields | None) -> None:
-            if fields is not None:
-                self.agent.edit(pending.id, fields.thought, fields.code, fields.answer)
-                self.refresh_view()
-
-        from kyzel_tui.screens.edit import EditTurnScreen
-
-        self.app.push_screen(EditTurnScreen(self._fields(pending)), edited)
-
-    def action_edit_thought(self) -> None:
-        pending = self.agent.pending()
-        if pending is None:
-            return
-
-        def edited(fields: TurnFields | None) -> None:
-            if fields is not None:
-                prefix = THOUGHT[0] + fields.thought + THOUGHT[1] + "\n"
-                self.generate(parent=pending.parent_id, prefix=prefix, source=pending.id)
-
-        from kyzel_tui.screens.edit import EditTurnScreen
-
-        self.app.push_screen(EditTurnScreen(self._fields(pending), thought_only=True), edited)
-
-    def action_edit_in_editor(self) -> None:
-        from kyzel_tui.external_editor import edit_in_editor
-
-        pending = self.agent.pending()
-        if pending is None:
-            return
-        try:
-            fields = edit_in_editor(self.app, render(self._fields(pending)))
-        except ValueError as error:
-            self.notify_error(error)
-            return
-        if fields is not None:
-            self.agent.edit(pending.id, fields.thought, fields.code, fields.answer)
-            self.refresh_view()
-
-    # Moving around
-
-    def action_sibling(self, step: int) -> None:
-        view = self.transcript.selected()
-        pending = self.agent.pending()
-        target = (
-            view.event_id
-            if view is not None and view.event_id
-            else (pending.id if pending else None)
-        )
-        if target is None or self.generation is not None or self.running:
-            return
-        if self.agent.switch(target, step) is not None:
-            self.refresh_view()
-
-    def action_rollback(self) -> None:
-        view = self.transcript.selected()
-        if view is None or not view.event_id or self.generation is not None or self.running:
-            self.notify("Select an event in the transcript first (tab or the mouse).")
-            return
-        from core.replay import cells_to_replay, skipped_cells
-        from kyzel_tui.screens.rollback import RollbackScreen
-
-        path = self.agent.tree.path(view.event_id)
-        cells, skipped = len(cells_to_replay(path)), len(skipped_cells(path))
-
-        def chosen(choice: str | None) -> None:
-            if choice is None:
-                return
-            self.agent.rollback(view.event_id)
-            self.refresh_view()
-            if choice == "replay":
-                self.replay()
-
-        self.app.push_screen(RollbackScreen(cells, skipped), chosen)
-
-    @work(exclusive=True, group="run")
-    async def replay(self) -> None:
-        from core.replay import replay
-
-        self.running = True
-        self.status.kernel = "replaying"
-        try:
-            report = await replay(
-                self.agent.session,
-                self.agent.runner,
-                progress=lambda i, n: setattr(self.status, "kernel", f"replaying {i}/{n}"),
-            )
-            self.notify(
-                f"replayed {report.ran} of {report.cells} cells"
-                + (" (stopped at a failing cell)" if report.failed else "")
-                + (f"; skipped {len(report.skipped)} cut short" if report.skipped else "")
-            )
-        except Exception as error:
-            self.notify_error(error)
-        finally:
-            self.running = False
-            self.status.kernel = self.agent.runner.state
-        self.refresh_view()
-
-    def action_expand(self) -> None:
-        from kyzel_tui.widgets.transcript.image_view import ImageView
-
-        view = self.transcript.selected()
-        if isinstance(view, (ResultView, ImageView)):
-            view.toggle()
-
-    def action_show_more(self) -> None:
-        self.transcript.show_more(500)
-        self.refresh_view()
-
-    def action_focus_prompt(self) -> None:
-        self.query_one("#prompt", Input).focus()
-
-    def action_leave_prompt(self) -> None:
-        views = self.transcript.query(EventView)
-        if views:
-            views.last().focus()
-        else:
-            self.transcript.focus()
-
-    def action_load_demo(self) -> None:
-        self.app.load_model(demo=True)
-
-    def action_help(self) -> None:
-        from kyzel_tui.screens.help import HelpScreen
-
-        keymap = getattr(self.app, "keymap", {})
-        rows = []
-        for binding in [*self.BINDINGS, *self.app.BINDINGS]:
-            if not isinstance(binding, Binding) or not binding.description:
-                continue
-            if binding.id in keymap:  # rebound in config.toml: show the user's keys
-                binding = replace(binding, key=keymap[binding.id], key_display=None)
-            rows.append((self.app.get_key_display(binding), binding.description, binding.tooltip))
-        self.app.push_screen(HelpScreen(rows))
-
-    def action_sessions(self) -> None:
-        from kyzel_tui.screens.sessions import SessionsScreen
-
-        def chosen(session_id: str | None) -> None:
-            if session_id is not None:
-                self.app.open_session(None if session_id == "new" else session_id)
-
-        self.app.push_screen(
-            SessionsScreen(self.agent.session.store, self.agent.session.id), chosen
-        )
-
-    def action_branches(self) -> None:
-        from kyzel_tui.screens.branches import BranchScreen
-
-        if not self.agent.tree.head:
-            self.notify("Nothing here yet: the tree grows with the conversation.")
-            return
-
-        def chosen(event_id: str | None) -> None:
-            if event_id is not None and event_id != self.agent.tree.head:
-                self.agent.session.move_head(event_id, reason="branch view")
-                self.refresh_view()
-
-        self.app.push_screen(BranchScreen(self.agent.tree), chosen)
+    async def abort(self) -> None:
+        """Before quitting: stop the turn being written, cut the running code (stored as an
+        `aborted` result with its output so far)."""
+        if self.generation is not None:
+            self.generation.cancel()
+        worker = self.run_worker_ref
+        if self.running and worker is not None and not worker.is_finished:
+            worker.cancel()
+            try:
+                await worker.wait()
+            except (WorkerCancelled, WorkerFailed):
+                pass  # what matters happened in the agent: the aborted result is stored
 
 
 def new_agent(store, session_id: str | None, model, runner, config: AgentConfig) -> Agent:

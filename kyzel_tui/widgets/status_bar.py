@@ -1,4 +1,7 @@
-"""The status bar: model, device, speed, kernel, auto mode, session."""
+"""The status bar: model, device, what is under way (live), speed, kernel, auto mode, session.
+
+At 80 columns the model, what is under way and the kernel come first; the session title goes.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +19,14 @@ class StatusBar(Static):
 
     model: reactive[str] = reactive("loading the model…")
     """The model's label (with adapter and device), or what is happening to it."""
+    activity: reactive[str] = reactive("")
+    """What is under way, updated live: tokens, seconds and tokens/s of the turn being
+    written, or the seconds the code has run."""
     speed: reactive[str] = reactive("")
     """Tokens per second of the last turn."""
-    kernel: reactive[str] = reactive("starting")
-    """The kernel's state: starting, idle, busy, dead, failed."""
+    kernel: reactive[str] = reactive("not started")
+    """The kernel's state: not started (it starts when code first runs), starting, idle, busy,
+    dead, failed."""
     auto: reactive[bool] = reactive(False)
     """Whether code runs without asking."""
     title: reactive[str] = reactive("new session")
@@ -29,7 +36,9 @@ class StatusBar(Static):
         out = Text()
         style = "bold red" if self.model.startswith("DEMO") or "no model" in self.model else "bold"
         out.append(one_line(self.model, 60), style=style)
-        if self.speed:
+        if self.activity:
+            out.append(f"  {self.activity}", style="bold yellow")
+        elif self.speed:
             out.append(f"  {self.speed}", style="dim")
         kernel_style = {"idle": "green", "busy": "yellow", "dead": "red", "failed": "red"}
         out.append("  kernel ", style="dim")

@@ -26,6 +26,8 @@ def turn_notes(tree: SessionTree, turn_id: str) -> list[str]:
         notes.append(body.origin)
     if "unadmitted" in body.meta:  # core.admission: the grammar refuses it; never trained on
         notes.append(f"unadmitted: {body.meta['unadmitted']}")
+    if body.meta.get("status") == "stopped":
+        notes.append("stopped")
     decision = tree.decision(turn_id)
     if decision is not None:
         notes.append("ran" if decision.value == "accepted" else "skipped")

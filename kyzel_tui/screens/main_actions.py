@@ -1,0 +1,226 @@
+"""The main screen's keys that judge, edit, rate and move: mixed into `MainScreen`, whose
+agent, transcript and guards they use. Modal flows are workers that await their dialog.
+
+Editing and judging act on the head turn (the one the waiting bar names) and respect the
+screen's guard (`too_soon`); moving acts on the selection.
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual import work
+
+from grammars.turn import THOUGHT, TurnFields, render
+from kyzel_tui.keys import help_rows
+from kyzel_tui.widgets.transcript.event_view import EventView
+from kyzel_tui.widgets.transcript.result_view import ResultView
+
+
+class EditingActions:
+    """Skip, edit (in the app or in $EDITOR), edit the thought, rate."""
+
+    @work(group="dialog")
+    async def action_reject(self) -> None:
+        from kyzel_tui.screens.reason import ReasonScreen
+
+        pending = self.agent.pending()
+        if pending is None or self.too_soon():
+            return
+        reason = await self.app.push_screen_wait(ReasonScreen())
+        if reason is not None:
+            self.agent.reject(pending.id, reason)
+            self.refresh_view()
+            self.generate()
+
+    def edit_target(self):
+        """The turn that `e` edits: the head, when it is a turn (pending code, an answer, a
+        stopped turn)."""
+        head = self.agent.head_event()
+        if head is None or head.kind != "turn":
+            return None
+        return head
+
+    def _fields(self, event) -> TurnFields:
+        body = event.body
+        return TurnFields(body.thought, code=body.code, answer=body.answer)
+
+    @work(group="dialog")
+    async def action_edit(self) -> None:
+        from kyzel_tui.screens.edit import EditTurnScreen
+
+        target = self.edit_target()
+        if target is None or self.too_soon():
+            return
+        fields = await self.app.push_screen_wait(EditTurnScreen(self._fields(target)))
+        if fields is not None:
+            self.agent.edit(target.id, fields.thought, fields.code, fields.answer)
+            self.refresh_view()
+
+    @work(group="dialog")
+    async def action_edit_thought(self) -> None:
+        from kyzel_tui.screens.edit import EditTurnScreen
+
+        pending = self.agent.pending()
+        if pending is None or self.too_soon():
+            return
+        screen = EditTurnScreen(self._fields(pending), thought_only=True)
+        fields = await self.app.push_screen_wait(screen)
+        if fields is not None:
+            prefix = THOUGHT[0] + fields.thought + THOUGHT[1] + "\n"
+            self.generate(parent=pending.parent_id, prefix=prefix, source=pending.id)
+
+    def action_edit_in_editor(self) -> None:
+        from kyzel_tui.external_editor import edit_in_editor
+
+        target = self.edit_target()
+        if target is None or self.too_soon():
+            return
+        try:
+            fields = edit_in_editor(self.app, render(self._fields(target)))
+        except ValueError as error:
+            self.notify_error(error)
+            return
+        if fields is not None:
+            self.agent.edit(target.id, fields.thought, fields.code, fields.answer)
+            self.refresh_view()
+
+    def selected_turn(self):
+        view = self.transcript.selected()
+        if view is not None and self.agent.tree.node(view.event_id).kind == "turn":
+            return self.agent.tree.node(view.event_id)
+        turns = (
+            [e for e in self.agent.tree.path() if e.kind == "turn"] if self.agent.tree.head else []
+        )
+        return turns[-1] if turns else None
+
+    def action_rate(self, value: str) -> None:
+        turn = self.selected_turn()
+        if turn is not None:
+            self.agent.rate(turn.id, value)
+            self.notify(f"rated {'+' if value == 'up' else '-'}")
+            # In place: redrawing the transcript would lose the selection (the next key would
+            # rate another turn), cost a long session a second, and drop a streaming turn.
+            self.transcript.update_notes(self.agent.tree, turn.id)
+
+
+class MovingActions:
+    """Select, switch siblings, roll back (and replay), expand, and the other screens."""
+
+    def action_select(self, step: int) -> None:
+        """Move the selection to the event above or below (the last one if none is selected)."""
+        views = [v for v in self.transcript.query(EventView) if v.display]
+        if not views:
+            return
+        selected = self.transcript.selected()
+        index = views.index(selected) + step if selected in views else len(views) - 1
+        view = views[max(0, min(len(views) - 1, index))]
+        view.focus()
+        view.scroll_visible(animate=False)
+
+    def action_sibling(self, step: int) -> None:
+        view = self.transcript.selected()
+        head = self.agent.pending() or self.agent.stopped()
+        target = view.event_id if view is not None else (head.id if head else None)
+        if target is None or self.generation is not None or self.running:
+            return
+        if self.agent.switch(target, step) is not None:
+            self.refresh_view()
+
+    @work(group="dialog")
+    async def action_rollback(self) -> None:
+        from core.replay import cells_to_replay, skipped_cells
+        from kyzel_tui.screens.rollback import RollbackScreen
+
+        view = self.transcript.selected()
+        if view is None or self.generation is not None or self.running:
+            self.notify("Select an event in the transcript first (up/down, or the mouse).")
+            return
+        path = self.agent.tree.path(view.event_id)
+        cells, skipped = len(cells_to_replay(path)), len(skipped_cells(path))
+        choice = await self.app.push_screen_wait(RollbackScreen(cells, skipped))
+        if choice is not None:
+            self.agent.rollback(view.event_id)
+            self.refresh_view()
+            if choice == "replay":
+                self.replay()
+
+    @work(exclusive=True, group="run")
+    async def replay(self) -> None:
+        from core.replay import replay
+
+        self.running = True
+        self.started_at = time.monotonic()
+        self.status.kernel = "replaying"
+        try:
+            report = await replay(
+                self.agent.session,
+                self.agent.runner,
+                progress=lambda i, n: setattr(self.status, "kernel", f"replaying {i}/{n}"),
+            )
+            self.notify(
+                f"replayed {report.ran} of {report.cells} cells"
+                + (" (stopped at a failing cell)" if report.failed else "")
+                + (f"; skipped {len(report.skipped)} cut short" if report.skipped else "")
+            )
+        except Exception as error:
+            self.notify_error(error)
+        finally:
+            self.running = False
+            self.status.kernel = self.kernel_state()
+        self.refresh_view()
+
+    def action_expand(self) -> None:
+        from kyzel_tui.widgets.transcript.image_view import ImageView
+
+        view = self.transcript.selected()
+        if isinstance(view, (ResultView, ImageView)):
+            view.toggle()
+
+    def action_show_more(self) -> None:
+        self.transcript.show_more(500)
+        self.refresh_view()
+
+    def action_focus_prompt(self) -> None:
+        self.prompt.focus()
+
+    def action_leave_prompt(self) -> None:
+        views = self.transcript.query(EventView)
+        if views:
+            views.last().focus()
+        else:
+            self.transcript.focus()
+
+    def action_load_demo(self) -> None:
+        self.app.load_model(demo=True)
+
+    def action_help(self) -> None:
+        from kyzel_tui.screens.help import HelpScreen
+
+        rows = help_rows(self.app, [*self.BINDINGS, *self.app.BINDINGS])
+        self.app.push_screen(HelpScreen(rows))
+
+    def action_sessions(self) -> None:
+        from kyzel_tui.screens.sessions import SessionsScreen
+
+        def chosen(session_id: str | None) -> None:
+            if session_id is not None:
+                self.app.open_session(None if session_id == "new" else session_id)
+
+        self.app.push_screen(
+            SessionsScreen(self.agent.session.store, self.agent.session.id), chosen
+        )
+
+    def action_branches(self) -> None:
+        from kyzel_tui.screens.branches import BranchScreen
+
+        if not self.agent.tree.head:
+            self.notify("Nothing here yet: the tree grows with the conversation.")
+            return
+
+        def chosen(event_id: str | None) -> None:
+            if event_id is not None and event_id != self.agent.tree.head:
+                self.agent.session.move_head(event_id, reason="branch view")
+                self.refresh_view()
+
+        self.app.push_screen(BranchScreen(self.agent.tree), chosen)
