@@ -159,6 +159,8 @@ def session_with_cut_short_cell(home) -> str:
             turn = session.append(Turn("step", code=code))
             session.judge(turn.id, "accepted")
             session.append(Result(status=status, output=""))
+        # An answer after the last result, so that rolling back to that result moves the head.
+        session.append(Turn("all counted", answer="b is 2"))
         return session.id
 
 
@@ -219,7 +221,7 @@ async def test_palette_exports_ask_where_and_are_private(config, loaded):
     app = make_app(config)
     with model_writes(loaded, [ANSWER_TURN]):
         async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, kernel=False)
+            await ready(pilot)
             await say(pilot, "secret plans")
             for command, suffix in (("Export session as XML", "xml"), ("notebook", "ipynb")):
                 await pilot.press("ctrl+p")
@@ -266,7 +268,7 @@ async def test_a_stored_result_with_a_figure_twice_and_an_svg(tmp_path, loaded):
         session.append(Result(output="", outputs=outputs))
     app = make_app(app_config(home, loaded, session=session.id))
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, kernel=False)
+        await ready(pilot)
         await pilot.pause()
         text = screen_text(app)
         assert "picture 1/2 (image/png): o opens it full-screen" in text
