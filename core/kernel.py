@@ -28,7 +28,6 @@ import contextlib
 import json
 import os
 import queue
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,11 +36,15 @@ from typing import Any
 
 from core.events import KernelEvent, Result
 from core.kernel_output import Background, Collector, OutputEvent
-from core.kernel_setup import LAUNCH_CODE, owned_name, remove_stale_files, setup_code
+from core.kernel_setup import (
+    SPEC_NAME,
+    owned_name,
+    remove_stale_files,
+    setup_code,
+    write_kernel_spec,
+)
 
 __all__ = ["KernelConfig", "KernelError", "KernelRunner", "OutputEvent", "write_kernel_spec"]
-
-SPEC_NAME = "kyzel-python"
 
 
 class KernelError(RuntimeError):
@@ -74,23 +77,6 @@ class KernelConfig:
     """Where the kernel's own stdout and stderr go (default: nowhere)."""
     background_cap: int = 2000
     """Characters of background output kept per kernel event."""
-
-
-def write_kernel_spec(folder: Path) -> Path:
-    """A kernel spec for an ipykernel of this Python, so that nobody has to install one."""
-    spec = folder / SPEC_NAME
-    spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [sys.executable, "-c", LAUNCH_CODE, "-f", "{connection_file}"],
-                "display_name": "Python (kyzel-tui)",
-                "language": "python",
-                "metadata": {"debugger": False},
-            }
-        )
-    )
-    return folder
 
 
 class KernelRunner:
@@ -325,6 +311,8 @@ class KernelRunner:
             except TimeoutError:
                 if not await self.alive():
                     return "died"
+                if self._reader is None or self._reader.done():
+                    return "died"  # the messages no longer come: as good as dead, restart it
                 now = time.monotonic()
                 if interrupted_at is None and now - started > self.config.timeout:
                     interrupted_at = now

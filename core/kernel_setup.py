@@ -18,8 +18,10 @@ that died before its kernel could (connection files, spec folders named with the
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import re
+import sys
 from pathlib import Path
 
 SETUP_TEMPLATE = r"""
@@ -174,6 +176,8 @@ def setup_code(cap: int, tail_cap: int, hard_cap: int) -> str:
     )
 
 
+SPEC_NAME = "kyzel-python"
+
 LAUNCH_CODE = r"""
 import os, sys, threading, time
 
@@ -210,6 +214,23 @@ kernelapp.launch_new_instance()
 """
 """Source that starts an ipykernel (as `python -c`) with a thread that ends it when its parent
 process is gone, removing the connection file and the spec folder the parent made for it."""
+
+
+def write_kernel_spec(folder: Path) -> Path:
+    """A kernel spec for an ipykernel of this Python, so that nobody has to install one."""
+    spec = folder / SPEC_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-c", LAUNCH_CODE, "-f", "{connection_file}"],
+                "display_name": "Python (kyzel-tui)",
+                "language": "python",
+                "metadata": {"debugger": False},
+            }
+        )
+    )
+    return folder
 
 
 def owned_name(kind: str, pid: int | None = None) -> str:

@@ -188,3 +188,14 @@ async def test_start_cleans_up_stale_files_it_owns(tmp_path, monkeypatch):
         assert own.parent == runtime and own.name.startswith(f"kyzel-kernel-{os.getpid()}-")
     finally:
         await runner.shutdown()
+
+
+def test_the_transcript_shows_background_output_literally():
+    from core.events import Event, KernelEvent
+    from kyzel_tui.widgets.transcript.kernel_view import KernelView
+
+    body = KernelEvent("background", "tick \x1b[2J[bold]x[/bold] \u202eevil\n")
+    shown = KernelView(Event.new("s", None, body)).render()
+    assert shown.plain.startswith("background output")
+    assert "tick [bold]x[/bold] ⟨U+202E⟩evil" in shown.plain
+    assert "\x1b" not in shown.plain
