@@ -20,7 +20,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.store_faults import StoreError, friendly_error
@@ -131,7 +131,7 @@ def take_write_lock(
         assert wait is not None
         wait.waited, wait.done = time.monotonic() - started, done
         if notice is not None:
-            notice(wait)
+            notice(replace(wait))  # a copy: whoever keeps it sees this moment, not a later one
 
     # Short tries inside SQLite, so that the wait can be told about and bounded here.
     db.execute(f"PRAGMA busy_timeout = {LOCK_POLL_MS}")
