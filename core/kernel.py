@@ -387,8 +387,9 @@ class KernelRunner:
             self.on_kernel_event(KernelEvent("background", text, meta=meta))
 
     async def _close_quietly(self) -> None:
+        # Background output not yet given is dropped: the caller is closing, its session may be
+        # gone already (an app that quits deletes an empty one), and nobody would read it.
         await self._stop_reader()
-        self._give_background(force=True)
         if self.client is not None:
             self.client.stop_channels()
         if self.manager is not None:
