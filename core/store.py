@@ -247,7 +247,7 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding the write lock from its start; retried while busy."""
+        """One write transaction, holding the write lock from its start (waited for, bounded)."""
         with self._lock:
             take_write_lock(self._db, self.path, self.lock_wait, self.lock_notice)
             try:
