@@ -1,16 +1,21 @@
 """Store benchmark: durable appends, loading, exporting and importing a 10,000-event session.
 
-    python bench/store.py [--events N]
+    python bench/store.py [--events N] [--contention S]
 
 Targets (issue 2): one append with its commit under 2 ms; the 10k session loads in under 100 ms.
-Prints figures for people, then one JSON object of them as the last line.
+Issue 14: appends while another process takes and releases the write lock (their latency
+distribution, beside the same run's uncontended figures), the notice after 1 s of a long hold,
+and the event loop's longest stall when the appends run in a worker thread, as the app must run
+them. Prints figures for people, then one JSON object of them as the last line.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +26,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.events import Result, Turn, UserMessage  # noqa: E402
 from core.session import Session  # noqa: E402
 from core.store import Store  # noqa: E402
+from core.store_lock import LockWait  # noqa: E402
+
+# Takes the write lock for `hold` s, lets it go for `free` s, again and again; then one long hold.
+HOLDER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+hold, free, until, long_hold = map(float, sys.argv[2:6])
+print("ready", flush=True)
+end = time.monotonic() + until
+while time.monotonic() < end:
+    db.execute("BEGIN IMMEDIATE"); time.sleep(hold); db.execute("COMMIT"); time.sleep(free)
+db.execute("BEGIN IMMEDIATE"); time.sleep(long_hold); db.execute("COMMIT")
+"""
 from core.xml_read import import_session, parse_session  # noqa: E402
 from core.xml_write import session_to_xml  # noqa: E402
 
@@ -60,12 +78,71 @@ def fill(session: Session, count: int) -> list[float]:
     return timings
 
 
+def percentiles(timings: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(timings, n=100)
+    return {
+        "median_ms": statistics.median(timings) * 1e3,
+        "p90_ms": cuts[89] * 1e3,
+        "p99_ms": cuts[98] * 1e3,
+        "max_ms": max(timings) * 1e3,
+    }
+
+
+async def contended_appends(store: Store, seconds: float) -> dict[str, float]:
+    """Append from a worker thread every 20 ms while another process holds the write lock 200 ms
+    of every 500 ms, then 3 s at once; a ticker meanwhile watches the event loop."""
+    session = Session.create(store, title="contended")
+    notices: list[LockWait] = []
+    store.lock_notice = notices.append
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(store.path), "0.2", "0.3", str(seconds), "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    holder.stdout.readline()
+    timings: list[float] = []
+    stalls = [0.0]
+    loop_free = True
+
+    async def tick() -> None:
+        last = time.monotonic()
+        while loop_free:
+            await asyncio.sleep(0.001)
+            now = time.monotonic()
+            stalls.append(now - last - 0.001)
+            last = now
+
+    def append_one() -> float:
+        start = time.perf_counter()
+        session.append(UserMessage("a message while another process writes"))
+        return time.perf_counter() - start
+
+    ticker = asyncio.create_task(tick())
+    while holder.poll() is None:
+        timings.append(await asyncio.to_thread(append_one))
+        await asyncio.sleep(0.02)
+    loop_free = False
+    await ticker
+    long_waits = [n.waited for n in notices if not n.done]
+    return {
+        **{f"contended_{k}": v for k, v in percentiles(timings).items()},
+        "contended_appends": len(timings),
+        "contended_waited_over_100ms": sum(t > 0.1 for t in timings),
+        "notices": len(long_waits),
+        "notice_after_s": long_waits[0] if long_waits else -1.0,
+        "loop_stall_max_ms": max(stalls) * 1e3,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--contention", type=float, default=6.0, help="seconds of lock churn")
     args = parser.parse_args()
     figures: dict[str, float | int | str] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        with Store(Path(tmp) / "contended.db") as store:
+            figures.update(asyncio.run(contended_appends(store, args.contention)))
         for sync in ("FULL", "NORMAL"):
             with Store(Path(tmp) / f"append-{sync}.db", synchronous=sync) as store:
                 timings = fill(Session.create(store), 2000)
@@ -122,6 +199,19 @@ def main() -> None:
     print(
         f"import it back: {figures['import_ms']:.1f} ms (parse {figures['import_parse_ms']:.1f} "
         f"ms, insert {figures['import_insert_ms']:.1f} ms)"
+    )
+    print(
+        f"append while another process holds the write lock 200 ms of every 500 ms "
+        f"({figures['contended_appends']} appends from a worker thread): median "
+        f"{figures['contended_median_ms']:.1f} ms, p90 {figures['contended_p90_ms']:.1f} ms, "
+        f"p99 {figures['contended_p99_ms']:.1f} ms, max {figures['contended_max_ms']:.0f} ms; "
+        f"{figures['contended_waited_over_100ms']} waited over 100 ms"
+    )
+    print(
+        f"  a 3 s hold: the writer's notice came after {figures['notice_after_s']:.2f} s "
+        f"(target: 1 s); longest event-loop stall meanwhile "
+        f"{figures['loop_stall_max_ms']:.1f} ms (target <= 50 ms: the append blocks only the "
+        "thread that calls it, so the app must not call it on its UI thread)"
     )
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
 

@@ -27,11 +27,11 @@ from core.ids import new_id
 Origin = Literal["generated", "edited", "imported"]
 ResultStatus = Literal["ok", "error", "interrupted", "timeout", "died", "aborted"]
 VerdictValue = Literal["accepted", "rejected", "up", "down"]
-KernelState = Literal["started", "restarted", "died", "replayed"]
+KernelState = Literal["started", "restarted", "died", "replayed", "background"]
 
 RESULT_STATUSES: tuple[str, ...] = ("ok", "error", "interrupted", "timeout", "died", "aborted")
 VERDICT_VALUES: tuple[str, ...] = ("accepted", "rejected", "up", "down")
-KERNEL_STATES: tuple[str, ...] = ("started", "restarted", "died", "replayed")
+KERNEL_STATES: tuple[str, ...] = ("started", "restarted", "died", "replayed", "background")
 ORIGINS: tuple[str, ...] = ("generated", "edited", "imported")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
@@ -107,7 +107,10 @@ class Verdict:
 
 @dataclass
 class KernelEvent:
-    """The kernel's state changed; after `died` or `restarted` its variables are gone."""
+    """The kernel's state changed; after `died` or `restarted` its variables are gone.
+
+    `background`: output that no running cell printed (a thread of an ended cell), in `detail`.
+    """
 
     state: KernelState
     detail: str = ""

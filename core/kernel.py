@@ -11,17 +11,23 @@ duration and execution count. Faults are the runner's job:
 - a dead kernel, noticed by polling its process (or heartbeat) and restarted; the caller hears of
   it through `on_kernel_event` so that the model can be told its variables are gone;
 - output floods, capped inside the kernel (`core.kernel_setup`) and again here;
-- `input()`, refused: requests never allow stdin.
+- `input()`, refused: requests never allow stdin;
+- output of no running request (a thread still printing after its cell ended): a reader task
+  takes every kernel message as it comes, so none pile up, gives each to the execution it belongs
+  to (`parent_header.msg_id`) and reports the rest, capped, as "background" kernel events;
+- a parent that dies without a word (SIGKILL): the kernel watches for it and ends itself, and
+  the next start removes connection files and spec folders that dead runners left.
 
 It knows nothing of sessions or the UI; `core.replay` re-runs a branch's cells.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import queue
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,12 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from core.events import KernelEvent, Result
-from core.kernel_output import Collector, OutputEvent
-from core.kernel_setup import setup_code
+from core.kernel_output import Background, Collector, OutputEvent
+from core.kernel_setup import (
+    SPEC_NAME,
+    owned_name,
+    remove_stale_files,
+    setup_code,
+    write_kernel_spec,
+)
 
 __all__ = ["KernelConfig", "KernelError", "KernelRunner", "OutputEvent", "write_kernel_spec"]
-
-SPEC_NAME = "kyzel-python"
 
 
 class KernelError(RuntimeError):
@@ -65,23 +75,8 @@ class KernelConfig:
     """Where the runner writes its own kernel spec (default: a temporary folder)."""
     log_file: str | None = None
     """Where the kernel's own stdout and stderr go (default: nowhere)."""
-
-
-def write_kernel_spec(folder: Path) -> Path:
-    """A kernel spec for an ipykernel of this Python, so that nobody has to install one."""
-    spec = folder / SPEC_NAME
-    spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "Python (kyzel-tui)",
-                "language": "python",
-                "metadata": {"debugger": False},
-            }
-        )
-    )
-    return folder
+    background_cap: int = 2000
+    """Characters of background output kept per kernel event."""
 
 
 class KernelRunner:
@@ -105,6 +100,11 @@ class KernelRunner:
         self._interrupt_requested = False
         self._log: Any = None
         self._spec_tmp: Any = None
+        self._reader: asyncio.Task | None = None
+        self._active: str | None = None
+        """The msg_id of the execution running now."""
+        self._inbox: asyncio.Queue = asyncio.Queue()
+        self._background = Background(cap=self.config.background_cap)
 
     @property
     def attached(self) -> bool:
@@ -125,6 +125,7 @@ class KernelRunner:
         except KernelError:
             self.state = "dead"
             raise
+        self._start_reader()
         self.state = "idle"
         self._event("started", self._describe())
 
@@ -136,21 +137,28 @@ class KernelRunner:
     async def _launch(self) -> None:
         from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
         from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.paths import jupyter_runtime_dir
 
+        runtime = Path(jupyter_runtime_dir())
+        remove_stale_files(runtime)
+        env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "PYTHONUNBUFFERED": "1"}
         if self.config.kernel_name is None:
             folder = self.config.spec_dir
             if folder is None:
                 import tempfile
 
-                self._spec_tmp = tempfile.TemporaryDirectory(prefix="kyzel-kernelspec-")
-                folder = self._spec_tmp.name
+                self._spec_tmp = tempfile.TemporaryDirectory(prefix=owned_name("kernelspec"))
+                folder = env["KYZEL_SPEC_DIR"] = self._spec_tmp.name
             specs = KernelSpecManager(kernel_dirs=[str(write_kernel_spec(Path(folder)))])
             self.manager = AsyncKernelManager(kernel_name=SPEC_NAME, kernel_spec_manager=specs)
         else:
             self.manager = AsyncKernelManager(kernel_name=self.config.kernel_name)
+        runtime.mkdir(parents=True, exist_ok=True)
+        # Named with our PID, so that a later start can tell the files of a dead runner.
+        name = f"{owned_name('kernel')}{os.urandom(6).hex()}.json"
+        self.manager.connection_file = str(runtime / name)
         sink = open(self.config.log_file, "ab") if self.config.log_file else open(os.devnull, "wb")
         self._log = sink
-        env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "PYTHONUNBUFFERED": "1"}
         try:
             await self.manager.start_kernel(stdout=sink, stderr=sink, cwd=self.config.cwd, env=env)
         except NoSuchKernel:
@@ -244,9 +252,11 @@ class KernelRunner:
                 "where it runs, then attach again"
             )
         self.state = "starting"
+        await self._stop_reader()
         await self.manager.restart_kernel(now=True)
         await self._wait_ready()
         await self._setup()
+        self._start_reader()
         self.state = "idle"
         self._event("restarted", reason)
 
@@ -262,9 +272,14 @@ class KernelRunner:
         collector = Collector(self.config, self.put_blob, on_output, limit)
         self._interrupt_requested = False
         self.state = "busy"
+        self._give_background(force=True)
         started = time.monotonic()
-        msg_id = self.client.execute(code, allow_stdin=False, store_history=True)
-        status = await self._follow(msg_id, collector, started)
+        self._inbox = asyncio.Queue()
+        msg_id = self._active = self.client.execute(code, allow_stdin=False, store_history=True)
+        try:
+            status = await self._follow(msg_id, collector, started)
+        finally:
+            self._active = None
         duration = time.monotonic() - started
         count = None
         if status in ("ok", "timeout"):
@@ -292,10 +307,12 @@ class KernelRunner:
         interrupted_at: float | None = None
         while True:
             try:
-                message = await self.client.get_iopub_msg(timeout=0.2)
-            except queue.Empty:
+                message = await asyncio.wait_for(self._inbox.get(), 0.2)
+            except TimeoutError:
                 if not await self.alive():
                     return "died"
+                if self._reader is None or self._reader.done():
+                    return "died"  # the messages no longer come: as good as dead, restart it
                 now = time.monotonic()
                 if interrupted_at is None and now - started > self.config.timeout:
                     interrupted_at = now
@@ -305,8 +322,6 @@ class KernelRunner:
                     and now - interrupted_at > self.config.interrupt_grace
                 ):
                     return "stuck"  # the interrupt did not take
-                continue
-            if message.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind, content = message["msg_type"], message["content"]
             if kind == "status" and content.get("execution_state") == "idle":
@@ -329,7 +344,52 @@ class KernelRunner:
         )
         await self.restart(reason)
 
+    def _start_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.get_running_loop().create_task(self._read_iopub())
+
+    async def _stop_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+            self._reader = None
+
+    async def _read_iopub(self) -> None:
+        """Take every iopub message as it comes: the running execution's, or background output."""
+        while self.client is not None:
+            try:
+                message = await self.client.get_iopub_msg(timeout=0.5)
+            except queue.Empty:
+                message = None
+            if message is None:
+                with contextlib.suppress(Exception):  # as below: the reading must go on
+                    self._give_background()
+                continue
+            parent = message.get("parent_header", {}).get("msg_id")
+            if parent is not None and parent == self._active:
+                self._inbox.put_nowait(message)
+                continue
+            self._background.add(message["msg_type"], message["content"], time.monotonic())
+            try:
+                self._give_background()
+            except Exception:  # noqa: BLE001 - a failing listener must not stop the reading
+                # Without this task every execution would wait for messages nobody hands on.
+                pass
+
+    def _give_background(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._background.first is None or not (force or self._background.due(now)):
+            return
+        text, cut = self._background.take(now)
+        meta = {"cut": cut} if cut else {}
+        if self.on_kernel_event is not None:
+            self.on_kernel_event(KernelEvent("background", text, meta=meta))
+
     async def _close_quietly(self) -> None:
+        # Background output not yet given is dropped: the caller is closing, its session may be
+        # gone already (an app that quits deletes an empty one), and nobody would read it.
+        await self._stop_reader()
         if self.client is not None:
             self.client.stop_channels()
         if self.manager is not None:

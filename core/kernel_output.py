@@ -193,3 +193,53 @@ def _image_size(blob: bytes, mime: str) -> str:
         width, height = int.from_bytes(blob[16:20]), int.from_bytes(blob[20:24])
         return f"{width}x{height}, {len(blob) // 1024 or 1} KiB"
     return f"{len(blob) // 1024 or 1} KiB"
+
+
+@dataclass
+class Background:
+    """Output that belongs to no running request (a thread still printing after its cell ended).
+
+    Kept within `cap` characters per event, and given out at most once per `gap` seconds: when
+    the printing pauses for `quiet` seconds, or when it has gone on for `every` seconds.
+    """
+
+    cap: int = 2000
+    quiet: float = 1.0
+    every: float = 10.0
+    gap: float = 5.0
+    text: str = ""
+    cut: int = 0
+    first: float | None = None
+    last: float = 0.0
+    given: float = float("-inf")
+
+    def add(self, kind: str, content: dict[str, Any], now: float) -> None:
+        if kind == "stream":
+            text = content.get("text", "").replace("\r\n", "\n")
+        elif kind in ("execute_result", "display_data", "update_display_data"):
+            data = content.get("data", {})
+            text = str(data.get("text/plain", "")) or f"[{', '.join(data)}]"
+            text += "" if text.endswith("\n") else "\n"
+        elif kind == "error":
+            text = f"{content.get('ename', '')}: {content.get('evalue', '')}\n"
+        else:
+            return
+        kept = overwrite(self.text, text)
+        self.text = kept[: self.cap]
+        self.cut += len(kept) - len(self.text)
+        if self.first is None:
+            self.first = now
+        self.last = now
+
+    def due(self, now: float) -> bool:
+        if self.first is None or now - self.given < self.gap:
+            return False
+        return now - self.last >= self.quiet or now - self.first >= self.every
+
+    def take(self, now: float) -> tuple[str, int]:
+        """The text gathered since the last event (cut to `cap`) and how much was cut."""
+        text, cut = resolved(self.text), self.cut
+        if cut:
+            text += f"\n[... {cut} characters of background output cut ...]"
+        self.text, self.cut, self.first, self.given = "", 0, None, now
+        return text, cut

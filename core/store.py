@@ -3,7 +3,8 @@
 One database (WAL mode, file mode 0600) under the user data directory holds all sessions. Each
 event is one committed transaction before anyone is told it exists, so killing the process at any
 moment loses nothing that was reported as done. Several processes may write at once: writers take
-the write lock up front (`BEGIN IMMEDIATE`), wait for it (busy timeout) and retry.
+the write lock up front (`BEGIN IMMEDIATE`) and wait for it within a bound (`lock_wait`), telling
+`lock_notice` after a second whom they wait for (`core.store_lock`), then give up saying so.
 
 Events are never updated or deleted by normal use; a session is deleted only on explicit request.
 The store knows rows and transactions; the tree and its rules live in `core.tree`.
@@ -27,11 +28,10 @@ from pathlib import Path
 from core.events import Event, UserMessage, body_from_dict, body_to_dict, searchable_text
 from core.ids import new_id
 from core.store_faults import StoreError, friendly_error, prepare_folder, why_unwritable
+from core.store_lock import BUSY_TIMEOUT_MS, LOCK_WAIT, LockNotice, take_write_lock
 from core.text import plain_label
 
 DB_NAME = "kyzel.db"
-BUSY_TIMEOUT_MS = 10_000
-WRITE_RETRIES = 20
 TITLE_LIMIT = 500
 """The longest title or model name kept, in characters (an import's are cut to it)."""
 
@@ -131,18 +131,27 @@ def _insert_event(db: sqlite3.Connection, event: Event) -> None:
     _index_text(db, event.id, event.session_id, event.kind, payload)
 
 
-def _is_busy(error: sqlite3.OperationalError) -> bool:
-    return "locked" in str(error) or "busy" in str(error)
+_default_lock_notice: LockNotice | None = None
+
+
+def set_default_lock_notice(notice: LockNotice | None) -> None:
+    """The `lock_notice` of every store opened from now on (the CLI prints it to stderr)."""
+    global _default_lock_notice
+    _default_lock_notice = notice
 
 
 class Store:
     """All sessions and their events, in one SQLite file."""
+
+    lock_wait: float = LOCK_WAIT
 
     def __init__(
         self, path: Path | str, *, synchronous: str = "FULL", migrate_to: int | None = None
     ):
         self.path = Path(path)
         self._lock = threading.RLock()
+        self.lock_notice: LockNotice | None = _default_lock_notice
+        """Told when a write waits for another process's lock (and when the wait ends)."""
         self._db = self._connect(synchronous)
         self._migrate(SCHEMA_VERSION if migrate_to is None else migrate_to)
 
@@ -238,16 +247,9 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding the write lock from its start; retried while busy."""
+        """One write transaction, holding the write lock from its start (waited for, bounded)."""
         with self._lock:
-            for attempt in range(WRITE_RETRIES):
-                try:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as error:
-                    if not _is_busy(error) or attempt == WRITE_RETRIES - 1:
-                        raise friendly_error(error, self.path) from error
-                    time.sleep(0.01 * (attempt + 1))
+            take_write_lock(self._db, self.path, self.lock_wait, self.lock_notice)
             try:
                 yield self._db
                 self._db.execute("COMMIT")

@@ -292,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said by the subcommand's own parser, so that its usage is the one shown
         _command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.train or args.command is not None:
+        # The app shows waits for the store's lock itself; stderr would garble its screen.
+        from core.store import set_default_lock_notice
+        from core.store_lock import print_lock_notice
+
+        set_default_lock_notice(print_lock_notice)
     if args.train:
         if args.command is not None:
             parser.error(f"--train runs on its own, not with the {args.command} command")

@@ -1,4 +1,4 @@
-"""A kernel event: started, restarted, died, replayed."""
+"""A kernel event: started, restarted, died, replayed, or background output (its text)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ class KernelView(EventView):
 
     def render(self) -> Text:
         style = "bold red" if self.kernel.state == "died" else "italic dim"
+        if self.kernel.state == "background":
+            out = Text("background output (printed while no cell ran)\n", style="italic dim")
+            out.append(safe_text(self.kernel.detail))
+            return out
         out = Text(f"kernel {self.kernel.state}", style=style)
         if self.kernel.detail:
             out.append(f"  {safe_text(self.kernel.detail)}", style="dim")
