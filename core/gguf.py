@@ -55,12 +55,26 @@ def gguf_in(path: Path) -> Path | None:
 
 
 def file_key(path: Path) -> str:
-    """The cache key of a GGUF file: its name and the start of its content hash."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while block := stream.read(1 << 20):
-            digest.update(block)
-    return f"{path.stem}-{digest.hexdigest()[:16]}"
+    """The cache key of a GGUF file: its name and the start of its content hash. Hashes are
+    remembered by path, size and modification time, so a later start does not read the file."""
+    stat = path.stat()
+    known = cache_root() / "hashes.json"
+    where = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    try:
+        memo = json.loads(known.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if where not in memo:
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            while block := stream.read(1 << 20):
+                digest.update(block)
+        memo[where] = digest.hexdigest()[:16]
+        known.parent.mkdir(parents=True, exist_ok=True)
+        tmp = known.with_name(f".hashes-{os.getpid()}.json")
+        tmp.write_text(json.dumps(memo, indent=1) + "\n")
+        os.replace(tmp, known)
+    return f"{path.stem}-{memo[where]}"
 
 
 def converted_folder(
