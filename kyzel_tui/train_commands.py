@@ -46,8 +46,10 @@ def base_model(model: str | None, demo: bool | str | None, build: bool = False) 
     """The model id the app would use for these options (`demo`: "random" or the embedded)."""
     if demo == "random":
         return demo_base(build)
-    if demo:
-        return "smollm2"
+    if demo:  # the embedded model, by its converted folder (what adapters record as base)
+        from core.embedded import smollm2_folder
+
+        return str(smollm2_folder())
     if model:
         return model
     from core.models import default_model_id, detect_hardware

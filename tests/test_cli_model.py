@@ -107,3 +107,29 @@ def test_lint_passes_on_the_imported_kyzel_fixtures(env, kyzel_fixtures):
 def test_lint_needs_something_to_check(env):
     result = kyzel(env, "lint", "--demo", "random")
     assert result.returncode == 2 and "give XML files" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "demo", "prompt"),
+    [
+        (["ask", "--demo", "list files"], "smollm2", "list files"),
+        (["ask", "list files", "--demo"], "smollm2", "list files"),
+        (["ask", "--demo", "random", "list files"], "random", "list files"),
+        (["ask", "list files"], None, "list files"),
+    ],
+)
+def test_demo_takes_a_kind_only_when_one_is_named(argv, demo, prompt) -> None:
+    from kyzel_tui.cli import _demo_argv, build_parser
+
+    args = build_parser().parse_args(_demo_argv(argv))
+    assert (args.demo, args.prompt) == (demo, prompt)
+
+
+def test_precision_is_an_app_and_ask_option() -> None:
+    from kyzel_tui.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--precision", "fp32"]).app_precision == "fp32"
+    assert parser.parse_args(["ask", "x", "--precision", "4bit"]).precision == "4bit"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--precision", "int3"])
