@@ -29,17 +29,21 @@ torch, transformers and peft are imported inside the functions, so importing thi
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.hub import (
+    ModelLoadError,
+    ModelUnavailable,
+    fetch,
+    first_line,
+    hub_offline,
+)
 from core.model_source import (
     SHORT_NAMES,
     choose_precision,
-    hub_reachable,
     local_source,
     nf4_copy,
     save_nf4_copy,
@@ -47,14 +51,6 @@ from core.model_source import (
 from core.tiny_model import quiet_progress_bars
 
 Progress = Callable[[str], None]
-
-
-class ModelLoadError(RuntimeError):
-    """A model that cannot be loaded; the message says what to do."""
-
-
-class ModelUnavailable(ModelLoadError):
-    """A hub model that is not cached while the hub cannot be reached."""
 
 
 @dataclass
@@ -116,7 +112,6 @@ CHATML_TEMPLATE = (
 # add_special_tokens=False, so BOS must be in it or the model reads a text without its start.
 CHATML_TEMPLATE_BOS = "{{- bos_token -}}" + CHATML_TEMPLATE
 
-_OFFLINE_HINTS = ("couldn't connect", "cannot find the requested files", "offline mode")
 _CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
 
@@ -163,10 +158,10 @@ def load_model(
     # Checked before any weights load: a wrong adapter should not cost a minute of loading.
     adapter_folder = _adapter_folder(adapter, model_id, folder) if adapter is not None else None
     source = str(folder) if folder is not None else model_id
-    cache_only = folder is not None or _hub_offline()
+    cache_only = folder is not None or hub_offline()
 
     report(f"reading the config of {model_id}")
-    config = _fetch("AutoConfig", source, model_id, cache_only, report)
+    config = fetch("AutoConfig", source, model_id, cache_only, report)
     _check_causal(model_id, config)
     precision = _choose(device, precision, quantize, config)
     quantize = precision == "4bit"
@@ -224,7 +219,7 @@ def load_tokenizer(
         model_id = default_model_id(detect_hardware())
     folder = _local_folder(model_id, report)
     source = str(folder) if folder is not None else model_id
-    cache_only = folder is not None or _hub_offline()
+    cache_only = folder is not None or hub_offline()
     report(f"loading the tokenizer of {model_id}")
     tokenizer = _load_tokenizer(source, model_id, folder, cache_only, report)
     return (DEMO_LABEL if random else model_id), tokenizer
@@ -323,87 +318,6 @@ def _choose(device: str, precision: str | None, quantize: bool | None, config: A
         raise ModelLoadError(str(error)) from None
 
 
-def _hub_offline() -> bool:
-    # huggingface_hub reads HF_HUB_OFFLINE once, at import; the environment is read again here so
-    # that setting it later (a test, an embedding app) still keeps us off the network.
-    import huggingface_hub.constants
-
-    truthy = {"1", "ON", "YES", "TRUE"}
-    return (
-        bool(huggingface_hub.constants.HF_HUB_OFFLINE)
-        or os.environ.get("HF_HUB_OFFLINE", "").upper() in truthy
-        or os.environ.get("TRANSFORMERS_OFFLINE", "").upper() in truthy
-    )
-
-
-def _fetch(
-    loader: str, source: str, model_id: str, cache_only: bool, report: Progress, **kwargs: Any
-) -> Any:
-    """`transformers.<loader>.from_pretrained`, from the local cache first, then the hub."""
-    import transformers
-
-    load = getattr(transformers, loader).from_pretrained
-    local = {"local_files_only": True}
-    if loader.startswith("AutoModel"):
-        # transformers 5.17's Auto classes do not pass local_files_only on to their check for an
-        # adapter_config.json, which then asks the hub (and retries for ~25 s when offline).
-        local["adapter_kwargs"] = {"local_files_only": True}
-    with quiet_progress_bars(), _explained(model_id):
-        try:
-            return load(source, **local, **kwargs)
-        except OSError:
-            if cache_only:
-                raise
-        # Not (wholly) cached: download what is missing. Only hub ids get here, and only when
-        # the hub answers at all: offline, transformers would retry for half a minute.
-        if not hub_reachable():
-            raise ModelUnavailable(_unreachable(model_id))
-        report(f"downloading {model_id} from the Hugging Face hub (once; it can take minutes)")
-        return load(source, **kwargs)
-
-
-@contextmanager
-def _explained(model_id: str) -> Iterator[None]:
-    """Turn the exceptions of a hub or folder read into ModelLoadErrors that say what to do."""
-    try:
-        yield
-    except OSError as error:  # huggingface_hub's errors are OSErrors too
-        message = _explain_hub_error(model_id, error)
-        kind = ModelUnavailable if message == _unreachable(model_id) else ModelLoadError
-        raise kind(message) from error
-
-
-def _explain_hub_error(model_id: str, error: BaseException) -> str:
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
-
-    text = str(error)
-    lowered = text.lower()
-    # transformers 5 re-raises most hub errors as a plain OSError, so the text is what is left.
-    if isinstance(error, GatedRepoError) or "gated repo" in lowered:
-        return (
-            f"{model_id} is a gated model: accept its terms on huggingface.co, log in with "
-            "`hf auth login`, and try again"
-        )
-    if isinstance(error, RepositoryNotFoundError) or "not a valid model identifier" in lowered:
-        return f"{model_id} is neither a local folder nor a model on the Hugging Face hub"
-    if isinstance(error, LocalEntryNotFoundError) or any(h in lowered for h in _OFFLINE_HINTS):
-        return _unreachable(model_id)
-    return f"cannot load {model_id}: {_first_line(text)}"
-
-
-def _unreachable(model_id: str) -> str:
-    return (
-        f"cannot load {model_id}: it is not in the local Hugging Face cache and the hub "
-        f"cannot be reached. Download it once where there is network (`hf download "
-        f"{model_id}`), pass a local folder or .gguf file with --model, or run with --demo to "
-        "try the app with the small embedded model."
-    )
-
-
 def _check_causal(model_id: str, config: Any) -> None:
     """Refuse what AutoModelForCausalLM would refuse, and encoders it would accept: BERT-like
     types map to an `...LMHeadModel` that is only a decoder when trained as one, so a checkpoint
@@ -438,9 +352,9 @@ def _load_tokenizer(
     from core.tokenizer_repair import TokenizerBroken, normalise_decoder, self_test
 
     try:
-        tokenizer = _fetch("AutoTokenizer", source, model_id, cache_only, report)
+        tokenizer = fetch("AutoTokenizer", source, model_id, cache_only, report)
     except (ValueError, KeyError, TypeError) as error:  # no or broken tokenizer files
-        where = "the folder has no usable tokenizer files" if folder else _first_line(str(error))
+        where = "the folder has no usable tokenizer files" if folder else first_line(str(error))
         raise ModelLoadError(f"cannot load the tokenizer of {model_id}: {where}") from error
     if hasattr(tokenizer, "backend_tokenizer"):
         tokenizer = normalise_decoder(tokenizer)
@@ -492,10 +406,10 @@ def _load_weights(
     try:
         if quantized is not None and (quantized / "config.json").is_file():
             kwargs.pop("quantization_config")  # the copy says how it is quantised
-            return _fetch("AutoModelForCausalLM", str(quantized), model_id, True, report, **kwargs)
+            return fetch("AutoModelForCausalLM", str(quantized), model_id, True, report, **kwargs)
         if quantized is not None:
             report("quantising to 4-bit (once for this model: kept in the cache)")
-        model = _fetch("AutoModelForCausalLM", source, model_id, cache_only, report, **kwargs)
+        model = fetch("AutoModelForCausalLM", source, model_id, cache_only, report, **kwargs)
         if quantized is not None:
             save_nf4_copy(model, quantized)
         return model
@@ -508,11 +422,11 @@ def _load_weights(
             raise ModelLoadError(_out_of_memory(model_id)) from error
         raise
     except ImportError as error:  # bitsandbytes or accelerate missing or unusable
-        raise ModelLoadError(f"cannot load {model_id}: {_first_line(str(error))}") from error
+        raise ModelLoadError(f"cannot load {model_id}: {first_line(str(error))}") from error
     except ValueError as error:
         if "Unrecognized configuration class" in str(error):  # _check_causal missed it
             raise ModelLoadError(_not_causal(model_id, model_type)) from error
-        raise ModelLoadError(f"cannot load {model_id}: {_first_line(str(error))}") from error
+        raise ModelLoadError(f"cannot load {model_id}: {first_line(str(error))}") from error
 
 
 def _cuda_dtype() -> Any:
@@ -606,7 +520,7 @@ def _apply_adapter(model: Any, folder: Path, adapter: str, model_id: str) -> Any
             return PeftModel.from_pretrained(model, str(folder), is_trainable=False)
     except (ValueError, KeyError, RuntimeError, OSError) as error:  # shapes or modules differ
         raise ModelLoadError(
-            f"cannot load adapter {adapter} on {model_id}: {_first_line(str(error))}"
+            f"cannot load adapter {adapter} on {model_id}: {first_line(str(error))}"
         ) from error
 
 
@@ -627,7 +541,3 @@ def _label(
     if adapter is not None:
         parts.append(f"adapter {Path(adapter).expanduser().name}")
     return " · ".join(parts)
-
-
-def _first_line(text: str) -> str:
-    return text.strip().split("\n", 1)[0]
