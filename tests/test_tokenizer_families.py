@@ -114,3 +114,44 @@ def test_random_walks_through_the_masks_always_parse(tokenizer) -> None:
             pytest.fail(f"no EOS within the budget: {tokenizer.decode(ids)!r}")
         text = tokenizer.decode(ids, skip_special_tokens=True)
         parse(text)  # raises TurnParseError on a malformed turn
+
+
+def _rebuilt(tokenizer, change):
+    """A copy of `tokenizer` whose tokenizer.json went through `change`."""
+    from core.tokenizer_repair import _rewrap, _tokenizer_from_spec, backend_spec
+
+    spec = backend_spec(tokenizer)
+    change(spec)
+    return _rewrap(tokenizer, _tokenizer_from_spec(spec))
+
+
+def test_self_test_refuses_a_decoder_that_lies(smollm2_repaired) -> None:
+    from core.tokenizer_repair import TokenizerBroken, self_test
+
+    def sentencepiece_decoder(spec):  # what llguidance assumed: "Ċ" stays "Ċ"
+        spec["decoder"] = {"type": "Sequence", "decoders": [{"type": "ByteFallback"}]}
+
+    broken = _rebuilt(smollm2_repaired, sentencepiece_decoder)
+    with pytest.raises(TokenizerBroken, match=r"decodes \d+ of \d+ tokens differently"):
+        self_test(broken, "the broken tokenizer")
+
+
+def test_self_test_refuses_a_tokenizer_that_splits_words_apart(smollm2_repaired) -> None:
+    from core.tokenizer_repair import TokenizerBroken, self_test
+
+    def no_merges(spec):
+        spec["model"]["merges"] = []
+
+    broken = _rebuilt(smollm2_repaired, no_merges)
+    with pytest.raises(TokenizerBroken, match="tokens per character"):
+        self_test(broken, "the broken tokenizer")
+
+
+def test_normalising_the_decoder_repairs_the_gguf_conversion(smollm2_unrepaired) -> None:
+    from core.tokenizer_repair import normalise_decoder, self_test
+
+    repaired = normalise_decoder(smollm2_unrepaired)
+    assert type(repaired.backend_tokenizer.decoder).__name__ == "ByteLevel"
+    self_test(repaired, "SmolLM2")
+    text = "def f(x):\n    return 'é😀'\r\n"
+    assert repaired.decode(repaired.encode(text, add_special_tokens=False)) == text
