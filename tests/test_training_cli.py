@@ -68,8 +68,7 @@ def test_train_demo_end_to_end_registers_an_adapter_the_app_can_load(
         "--home",
         str(home),
         "--train",
-        "--demo",
-        "random",
+        "--demo=random",
         "--no-examples",
         "--max-steps",
         "2",
@@ -116,7 +115,7 @@ def test_train_demo_end_to_end_registers_an_adapter_the_app_can_load(
 
 
 def test_eval_runs_alone_and_keeps_its_figures_with_the_adapter(home, capsys):
-    args = ["--home", str(home), "--train", "--demo", "random", "--no-examples", "--max-steps", "1"]
+    args = ["--home", str(home), "--train", "--demo=random", "--no-examples", "--max-steps", "1"]
     assert main([*args, "--set", "preference=false", *FAST]) == 0
     (run,) = list_adapters(home)
     capsys.readouterr()
@@ -155,16 +154,7 @@ def test_adapters_lists_and_deletes_and_the_app_refuses_another_base(home, tiny_
 
 def test_dry_run_review_and_exclude(home, capsys):
     # No held-out share: which sessions a share holds out depends on their (random) ids.
-    base = [
-        "--home",
-        str(home),
-        "--train",
-        "--demo",
-        "random",
-        "--no-examples",
-        "--eval-share",
-        "0",
-    ]
+    base = ["--home", str(home), "--train", "--demo=random", "--no-examples", "--eval-share", "0"]
     assert main([*base, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "sessions: 4 for training, 0 held out" in out and "⟦<thought>" in out
