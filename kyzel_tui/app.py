@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from contextlib import suppress
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -89,15 +90,17 @@ class KyzelApp(App):
         # garbage collection walked them all, freezing the screen ~0.2 s at a time. Leave them out.
         gc.collect()
         gc.freeze()
-        if model.notice:  # the embedded model stands in for the default: say so, keep it up
-            self.call_from_thread(
-                self.notify,
-                model.notice,
-                title="model",
-                severity="warning",
-                timeout=20,
-                markup=False,
-            )
+        # The embedded model stands in for the default: say so, and keep it on screen a while.
+        if getattr(model, "notice", None):
+            with suppress(RuntimeError):  # the app quit while the model loaded
+                self.call_from_thread(
+                    self.notify,
+                    model.notice,
+                    title="model",
+                    severity="warning",
+                    timeout=20,
+                    markup=False,
+                )
         self.main.post_message(ModelReady(model))
 
     @work(exclusive=True, group="kernel")

@@ -404,3 +404,10 @@ def test_four_bit(device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         result.model, result.tokenizer, messages, Sampling(max_new_tokens=64, seed=0)
     ).result()
     assert turn.fields is not None, turn.raw
+
+
+def test_an_unreachable_hub_is_known_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.model_source import hub_reachable
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    assert hub_reachable() is False
