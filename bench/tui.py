@@ -73,7 +73,7 @@ def first_frame(home: Path, markers: list[str], extra: list[str], timeout: float
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
     env = {**os.environ, "TERM": "xterm-256color"}
-    command = [sys.executable, "-m", "kyzel_tui", "--home", str(home), "--demo", *extra]
+    command = [sys.executable, "-m", "kyzel_tui", "--home", str(home), "--demo", "random", *extra]
     started = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True

@@ -1,12 +1,18 @@
 """Loading the model that answers: a Hugging Face causal LM, its tokenizer, and an optional adapter.
 
-`load_model` takes a hub id or a local `save_pretrained` folder and returns a `LoadedModel`: on a
-CUDA GPU the weights are quantised to 4-bit NF4 by bitsandbytes (unless asked not to), on a CPU
-they stay float32. The tokenizer is made fit for the turn grammar: it must have an EOS token (a
-turn ends with it), it gets a pad token if it has none, and a ChatML chat template if it has none.
+`load_model` takes a hub id, a local `save_pretrained` folder, a `.gguf` file (or a folder holding
+one; converted once by `core.gguf`) or `smollm2` (the embedded model, `core.embedded`) and returns
+a `LoadedModel`. Real models load in 4-bit NF4 by bitsandbytes wherever it runs (CUDA, and the
+CPU), tiny ones in full precision; `precision` ("4bit", "bf16", "fp32") overrides that. The
+tokenizer is made fit for the turn grammar: a byte-level decoder is normalised, it must have an
+EOS token (a turn ends with it), it gets a pad token if it has none and a ChatML chat template
+(after BOS, when the tokenizer uses one) if it has none, and it passes `core.tokenizer_repair`'s
+self-test, so that a broken tokenizer is one clear error at load time.
 A PEFT LoRA adapter (what `--train` writes) can be put on top; it is refused when it was trained
 on another base model. `default_model_id` picks a Qwen2.5-Coder size that fits the hardware, and
-`load_demo` gives the tiny random model of `core.tiny_model`, for trying the app without weights.
+`load_demo` gives the tiny random model of `core.tiny_model`, for tests (`--demo random`).
+`load_or_explain` falls back to the embedded model, with a notice, when the hardware's default is
+neither cached nor downloadable.
 
 Every failure the user can act on (a missing folder, a hub id that is not cached while offline,
 a model that is not a causal LM, no EOS, not enough GPU memory, a mismatched adapter) comes out as
@@ -14,28 +20,37 @@ a `ModelLoadError` whose message says what to do.
 
 What it does not do: run a model's own code (`trust_remote_code`), merge adapters, pick a
 revision, or shard a model across several GPUs (everything goes to GPU 0). Hub ids are read from
-the local cache first; the network is used only for what the cache lacks, and never when
-`HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`) is set, even if it was set after start-up.
+the local cache first; the network is used only for what the cache lacks, never when
+`HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`) is set, even if it was set after start-up, and
+only after a two-second check that the hub answers.
 torch, transformers and peft are imported inside the functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.hub import (
+    ModelLoadError,
+    ModelUnavailable,
+    fetch,
+    first_line,
+    hub_offline,
+)
+from core.model_source import (
+    SHORT_NAMES,
+    choose_precision,
+    local_source,
+    nf4_copy,
+    save_nf4_copy,
+)
 from core.tiny_model import quiet_progress_bars
 
 Progress = Callable[[str], None]
-
-
-class ModelLoadError(RuntimeError):
-    """A model that cannot be loaded; the message says what to do."""
 
 
 @dataclass
@@ -54,6 +69,8 @@ class LoadedModel:
     """One line for a status bar."""
     demo: bool = False
     """The built-in random demo model."""
+    notice: str | None = None
+    """What the user should know about this load (a fallback model, and why)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,7 @@ SMALLER: dict[str, str] = {
     "Qwen/Qwen2.5-Coder-1.5B-Instruct": "Qwen/Qwen2.5-Coder-0.5B-Instruct",
 }
 DEMO_LABEL = "DEMO: random tiny model (noise shaped by the grammar)"
+EMBEDDED = "smollm2"
 
 # Used when a tokenizer has none. If the tokenizer lacks the ChatML tokens they are plain text,
 # which a model trained on another format will not follow well, but every turn still renders.
@@ -90,8 +108,10 @@ CHATML_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
 )
+# The same, for tokenizers that start every text with BOS (Gemma): a template is rendered with
+# add_special_tokens=False, so BOS must be in it or the model reads a text without its start.
+CHATML_TEMPLATE_BOS = "{{- bos_token -}}" + CHATML_TEMPLATE
 
-_OFFLINE_HINTS = ("couldn't connect", "cannot find the requested files", "offline mode")
 _CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
 
@@ -122,34 +142,42 @@ def load_model(
     adapter: str | None = None,
     device: str | None = None,
     quantize: bool | None = None,
+    precision: str | None = None,
     progress: Progress | None = None,
 ) -> LoadedModel:
-    """Load a causal LM and its tokenizer (and an adapter) for generation, or say what to do."""
+    """Load a causal LM and its tokenizer (and an adapter) for generation, or say what to do.
+
+    `precision` is "4bit", "bf16" or "fp32" (default: 4-bit for real models where bitsandbytes
+    runs); `quantize` is the older switch (True: "4bit", False: full precision).
+    """
     report = progress or (lambda _message: None)
     if model_id is None:
         model_id = default_model_id(detect_hardware())
-    folder = _local_folder(model_id)
+    folder = _local_folder(model_id, report)
     device = _choose_device(device)
-    quantize = _choose_quantize(device, quantize)
     # Checked before any weights load: a wrong adapter should not cost a minute of loading.
-    adapter_folder = _adapter_folder(adapter, model_id) if adapter is not None else None
+    adapter_folder = _adapter_folder(adapter, model_id, folder) if adapter is not None else None
     source = str(folder) if folder is not None else model_id
-    cache_only = folder is not None or _hub_offline()
+    cache_only = folder is not None or hub_offline()
 
     report(f"reading the config of {model_id}")
-    config = _fetch("AutoConfig", source, model_id, cache_only, report)
+    config = fetch("AutoConfig", source, model_id, cache_only, report)
     _check_causal(model_id, config)
+    precision = _choose(device, precision, quantize, config)
+    quantize = precision == "4bit"
     report("loading tokenizer")
     tokenizer = _load_tokenizer(source, model_id, folder, cache_only, report)
-    report(f"loading weights ({'4-bit' if quantize else _dtype_name(device)}, {device})")
-    model = _load_weights(source, model_id, config.model_type, device, quantize, cache_only, report)
+    report(f"loading weights ({_precision_name(device, precision)}, {device})")
+    model = _load_weights(
+        source, model_id, config.model_type, device, precision, cache_only, report
+    )
     if model.generation_config.pad_token_id is None:  # else generate() warns on every call
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     if adapter_folder is not None:
         report(f"loading adapter {adapter}")
         model = _apply_adapter(model, adapter_folder, adapter, model_id)
     model.eval()
-    label = _label(model_id, folder, device, quantize, adapter)
+    label = _label(model_id, folder, device, precision, adapter)
     return LoadedModel(model, tokenizer, model_id, device, quantize, adapter, label)
 
 
@@ -165,52 +193,95 @@ def load_demo(
     if progress is not None:
         progress("preparing the demo model (built once, a few seconds)")
     folder = build_tiny_model(TinySpec(), cache_dir)
-    loaded = load_model(str(folder), adapter=adapter, device="cpu", progress=progress)
+    loaded = load_model(
+        str(folder), adapter=adapter, device="cpu", precision="fp32", progress=progress
+    )
     label = DEMO_LABEL + (f" · adapter {Path(adapter).name}" if adapter else "")
     return replace(loaded, demo=True, label=label)
 
 
 def load_tokenizer(
-    model_id: str | None = None, *, demo: bool = False, progress: Progress | None = None
+    model_id: str | None = None, *, demo: bool | str = False, progress: Progress | None = None
 ) -> tuple[str, Any]:
-    """(a label, the tokenizer) of a model, without its weights: enough for checking turns."""
+    """(a label, the tokenizer) of a model, without its weights: enough for checking turns.
+
+    `demo` is "random" for the tiny random model's tokenizer, or True for the embedded model's.
+    """
     report = progress or (lambda _message: None)
-    if demo:
+    random = demo == "random"
+    if random:
         from core.tiny_model import TinySpec, build_tiny_model
 
         model_id = str(build_tiny_model(TinySpec()))
+    elif demo:
+        model_id = EMBEDDED
     elif model_id is None:
         model_id = default_model_id(detect_hardware())
-    folder = _local_folder(model_id)
+    folder = _local_folder(model_id, report)
     source = str(folder) if folder is not None else model_id
-    cache_only = folder is not None or _hub_offline()
+    cache_only = folder is not None or hub_offline()
     report(f"loading the tokenizer of {model_id}")
     tokenizer = _load_tokenizer(source, model_id, folder, cache_only, report)
-    return (DEMO_LABEL if demo else model_id), tokenizer
+    return (DEMO_LABEL if random else model_id), tokenizer
 
 
 def load_or_explain(
     model_id: str | None,
     *,
-    demo: bool,
+    demo: bool | str,
     adapter: str | None = None,
+    precision: str | None = None,
     progress: Progress | None = None,
 ) -> LoadedModel:
-    """What the app calls: the demo model, or `load_model`; a ModelLoadError goes to the CLI,
-    which prints it (adding "or run with --demo")."""
-    if demo:
+    """What the app calls: the embedded model for `demo` (True), the random one for
+    `demo="random"`, else `load_model`. When the hardware's default (no `model_id`) is neither
+    cached nor reachable, the embedded model is loaded instead, with a `notice` saying so; any
+    other ModelLoadError goes to the caller, which prints it."""
+    if demo == "random":
         return load_demo(adapter=adapter, progress=progress)
-    return load_model(model_id, adapter=adapter, progress=progress)
+    if demo:
+        model_id = EMBEDDED
+    try:
+        return load_model(model_id, adapter=adapter, precision=precision, progress=progress)
+    except ModelUnavailable:
+        if model_id is not None or adapter is not None:
+            raise
+        wanted = default_model_id(detect_hardware())
+        if progress is not None:
+            progress(f"{wanted} is not available offline; loading the embedded model instead")
+        loaded = load_model(EMBEDDED, precision=precision, progress=progress)
+        loaded.notice = fallback_notice(wanted)
+        return loaded
+
+
+def fallback_notice(wanted: str) -> str:
+    """What the user reads when the embedded model stands in for the hardware's default."""
+    return (
+        f"Could not get {wanted}: it is not in the local Hugging Face cache and the hub cannot "
+        "be reached. Using the small embedded model (SmolLM2-135M-Instruct) instead. For a "
+        f"better one, download it where there is network (`hf download {wanted}`) and start "
+        "again, or start with --model PATH (a model folder or a .gguf file)."
+    )
 
 
 def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", ".", "~")) or Path(name).expanduser().exists()
 
 
-def _local_folder(model_id: str) -> Path | None:
-    """The folder `model_id` names, checked; None for a hub id."""
-    if not _looks_like_path(model_id):
+def _local_folder(model_id: str, report: Progress) -> Path | None:
+    """The folder `model_id` names, checked (a GGUF file or `smollm2` converted first); None for
+    a hub id."""
+    from core.embedded import EmbeddedMissing
+    from core.gguf import GGUFError
+
+    if model_id.lower() not in SHORT_NAMES and not _looks_like_path(model_id):
         return None
+    try:
+        converted = local_source(model_id, report)
+    except (EmbeddedMissing, GGUFError) as error:
+        raise ModelLoadError(str(error)) from None
+    if converted is not None and converted.is_dir() and (converted / "config.json").is_file():
+        return converted
     folder = Path(model_id).expanduser()
     if not folder.exists():
         raise ModelLoadError(
@@ -238,86 +309,13 @@ def _choose_device(device: str | None) -> str:
     return device or ("cuda" if available else "cpu")
 
 
-def _choose_quantize(device: str, quantize: bool | None) -> bool:
-    if quantize is None:
-        return device == "cuda"
-    if quantize and device != "cuda":
-        raise ModelLoadError(
-            "4-bit loading needs a CUDA GPU (bitsandbytes NF4): load in full precision on the CPU"
-        )
-    return quantize
-
-
-def _hub_offline() -> bool:
-    # huggingface_hub reads HF_HUB_OFFLINE once, at import; the environment is read again here so
-    # that setting it later (a test, an embedding app) still keeps us off the network.
-    import huggingface_hub.constants
-
-    truthy = {"1", "ON", "YES", "TRUE"}
-    return (
-        bool(huggingface_hub.constants.HF_HUB_OFFLINE)
-        or os.environ.get("HF_HUB_OFFLINE", "").upper() in truthy
-        or os.environ.get("TRANSFORMERS_OFFLINE", "").upper() in truthy
-    )
-
-
-def _fetch(
-    loader: str, source: str, model_id: str, cache_only: bool, report: Progress, **kwargs: Any
-) -> Any:
-    """`transformers.<loader>.from_pretrained`, from the local cache first, then the hub."""
-    import transformers
-
-    load = getattr(transformers, loader).from_pretrained
-    local = {"local_files_only": True}
-    if loader.startswith("AutoModel"):
-        # transformers 5.17's Auto classes do not pass local_files_only on to their check for an
-        # adapter_config.json, which then asks the hub (and retries for ~25 s when offline).
-        local["adapter_kwargs"] = {"local_files_only": True}
-    with quiet_progress_bars(), _explained(model_id):
-        try:
-            return load(source, **local, **kwargs)
-        except OSError:
-            if cache_only:
-                raise
-        # Not (wholly) cached: download what is missing. Only hub ids get here.
-        report(f"downloading {model_id} from the Hugging Face hub (once; it can take minutes)")
-        return load(source, **kwargs)
-
-
-@contextmanager
-def _explained(model_id: str) -> Iterator[None]:
-    """Turn the exceptions of a hub or folder read into ModelLoadErrors that say what to do."""
+def _choose(device: str, precision: str | None, quantize: bool | None, config: Any) -> str:
+    if precision is None and quantize is not None:
+        precision = "4bit" if quantize else ("fp32" if device == "cpu" else "bf16")
     try:
-        yield
-    except OSError as error:  # huggingface_hub's errors are OSErrors too
-        raise ModelLoadError(_explain_hub_error(model_id, error)) from error
-
-
-def _explain_hub_error(model_id: str, error: BaseException) -> str:
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
-
-    text = str(error)
-    lowered = text.lower()
-    # transformers 5 re-raises most hub errors as a plain OSError, so the text is what is left.
-    if isinstance(error, GatedRepoError) or "gated repo" in lowered:
-        return (
-            f"{model_id} is a gated model: accept its terms on huggingface.co, log in with "
-            "`hf auth login`, and try again"
-        )
-    if isinstance(error, RepositoryNotFoundError) or "not a valid model identifier" in lowered:
-        return f"{model_id} is neither a local folder nor a model on the Hugging Face hub"
-    if isinstance(error, LocalEntryNotFoundError) or any(h in lowered for h in _OFFLINE_HINTS):
-        return (
-            f"cannot load {model_id}: it is not in the local Hugging Face cache and the hub "
-            f"cannot be reached. Download it once where there is network (`hf download "
-            f"{model_id}`), pass a local folder with --model, or run with --demo to try the app "
-            "with the built-in random model."
-        )
-    return f"cannot load {model_id}: {_first_line(text)}"
+        return choose_precision(device, precision, config)
+    except ValueError as error:
+        raise ModelLoadError(str(error)) from None
 
 
 def _check_causal(model_id: str, config: Any) -> None:
@@ -351,11 +349,15 @@ def _not_causal(model_id: str, model_type: str) -> str:
 def _load_tokenizer(
     source: str, model_id: str, folder: Path | None, cache_only: bool, report: Progress
 ) -> Any:
+    from core.tokenizer_repair import TokenizerBroken, normalise_decoder, self_test
+
     try:
-        tokenizer = _fetch("AutoTokenizer", source, model_id, cache_only, report)
+        tokenizer = fetch("AutoTokenizer", source, model_id, cache_only, report)
     except (ValueError, KeyError, TypeError) as error:  # no or broken tokenizer files
-        where = "the folder has no usable tokenizer files" if folder else _first_line(str(error))
+        where = "the folder has no usable tokenizer files" if folder else first_line(str(error))
         raise ModelLoadError(f"cannot load the tokenizer of {model_id}: {where}") from error
+    if hasattr(tokenizer, "backend_tokenizer"):
+        tokenizer = normalise_decoder(tokenizer)
     # transformers 5 makes an empty tokenizer (one special token) for a qwen2 folder that has no
     # tokenizer files, instead of failing; it would encode every prompt to nothing.
     if not tokenizer.encode("def f(x): return x", add_special_tokens=False):
@@ -369,8 +371,17 @@ def _load_tokenizer(
     if tokenizer.pad_token is None:  # batching and generate() want one; EOS is the usual stand-in
         tokenizer.pad_token = tokenizer.eos_token
     if not tokenizer.chat_template:
-        tokenizer.chat_template = CHATML_TEMPLATE
+        tokenizer.chat_template = CHATML_TEMPLATE_BOS if _adds_bos(tokenizer) else CHATML_TEMPLATE
+    try:
+        self_test(tokenizer, f"the tokenizer of {model_id}")
+    except TokenizerBroken as error:
+        raise ModelLoadError(str(error)) from None
     return tokenizer
+
+
+def _adds_bos(tokenizer: Any) -> bool:
+    bos = tokenizer.bos_token_id
+    return bos is not None and tokenizer.encode("a")[:1] == [bos]
 
 
 def _load_weights(
@@ -378,7 +389,7 @@ def _load_weights(
     model_id: str,
     model_type: str,
     device: str,
-    quantize: bool,
+    precision: str,
     cache_only: bool,
     report: Progress,
 ) -> Any:
@@ -387,10 +398,21 @@ def _load_weights(
     kwargs: dict[str, Any] = {"dtype": torch.float32}
     if device == "cuda":
         kwargs = {"dtype": _cuda_dtype(), "device_map": {"": 0}}
-        if quantize:
-            kwargs["quantization_config"] = _nf4_config()
+    elif precision != "fp32":
+        kwargs = {"dtype": torch.bfloat16, "device_map": "cpu"}
+    if precision == "4bit":
+        kwargs["quantization_config"] = _nf4_config()
+    quantized = nf4_copy(Path(source)) if precision == "4bit" and device == "cpu" else None
     try:
-        return _fetch("AutoModelForCausalLM", source, model_id, cache_only, report, **kwargs)
+        if quantized is not None and (quantized / "config.json").is_file():
+            kwargs.pop("quantization_config")  # the copy says how it is quantised
+            return fetch("AutoModelForCausalLM", str(quantized), model_id, True, report, **kwargs)
+        if quantized is not None:
+            report("quantising to 4-bit (once for this model: kept in the cache)")
+        model = fetch("AutoModelForCausalLM", source, model_id, cache_only, report, **kwargs)
+        if quantized is not None:
+            save_nf4_copy(model, quantized)
+        return model
     except ModelLoadError:
         raise
     except torch.cuda.OutOfMemoryError as error:
@@ -400,11 +422,11 @@ def _load_weights(
             raise ModelLoadError(_out_of_memory(model_id)) from error
         raise
     except ImportError as error:  # bitsandbytes or accelerate missing or unusable
-        raise ModelLoadError(f"cannot load {model_id}: {_first_line(str(error))}") from error
+        raise ModelLoadError(f"cannot load {model_id}: {first_line(str(error))}") from error
     except ValueError as error:
         if "Unrecognized configuration class" in str(error):  # _check_causal missed it
             raise ModelLoadError(_not_causal(model_id, model_type)) from error
-        raise ModelLoadError(f"cannot load {model_id}: {_first_line(str(error))}") from error
+        raise ModelLoadError(f"cannot load {model_id}: {first_line(str(error))}") from error
 
 
 def _cuda_dtype() -> Any:
@@ -417,10 +439,22 @@ def _dtype_name(device: str) -> str:
     return "float32" if device == "cpu" else str(_cuda_dtype()).removeprefix("torch.")
 
 
+def _precision_name(device: str, precision: str) -> str:
+    if precision == "4bit":
+        return "4-bit"
+    if precision == "bf16":
+        return "bfloat16" if device == "cpu" else _dtype_name(device)
+    return "float32"
+
+
 def _nf4_config() -> Any:
+    import logging
+
     import torch
     from transformers import BitsAndBytesConfig
 
+    # bitsandbytes warns on stderr, under the TUI, that an optional kernel package is missing.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
@@ -443,7 +477,7 @@ def _out_of_memory(model_id: str) -> str:
     return f"not enough GPU memory for {model_id}: try a smaller model such as {such_as}"
 
 
-def _adapter_folder(adapter: str, model_id: str) -> Path:
+def _adapter_folder(adapter: str, model_id: str, local: Path | None = None) -> Path:
     """The adapter's folder, checked to hold a PEFT adapter trained on `model_id`."""
     folder = Path(adapter).expanduser()
     if not folder.is_dir():
@@ -459,7 +493,8 @@ def _adapter_folder(adapter: str, model_id: str) -> Path:
         base = json.loads(config_file.read_text()).get("base_model_name_or_path")
     except (OSError, ValueError, AttributeError) as error:
         raise ModelLoadError(f"cannot read {config_file}: {error}") from error
-    if base and not _same_model(base, model_id):
+    same = _same_model(base, model_id) or (local is not None and _same_model(base, str(local)))
+    if base and not same:
         raise ModelLoadError(
             f"adapter {adapter} was trained on {base}, not on {model_id}: "
             f"load it with --model {base}"
@@ -485,21 +520,24 @@ def _apply_adapter(model: Any, folder: Path, adapter: str, model_id: str) -> Any
             return PeftModel.from_pretrained(model, str(folder), is_trainable=False)
     except (ValueError, KeyError, RuntimeError, OSError) as error:  # shapes or modules differ
         raise ModelLoadError(
-            f"cannot load adapter {adapter} on {model_id}: {_first_line(str(error))}"
+            f"cannot load adapter {adapter} on {model_id}: {first_line(str(error))}"
         ) from error
 
 
 def _label(
-    model_id: str, folder: Path | None, device: str, quantize: bool, adapter: str | None
+    model_id: str, folder: Path | None, device: str, precision: str, adapter: str | None
 ) -> str:
     # A folder is named by its last part: a status bar has no room for a long path.
-    parts = [folder.name if folder is not None else model_id]
-    parts.append("4-bit" if quantize else _dtype_name(device))
+    if model_id.lower() in SHORT_NAMES:
+        from core.embedded import LABEL
+
+        name = LABEL
+    elif folder is not None:
+        name = Path(model_id).expanduser().name or folder.name
+    else:
+        name = model_id
+    parts = [name, _precision_name(device, precision)]
     parts.append(device)
     if adapter is not None:
         parts.append(f"adapter {Path(adapter).expanduser().name}")
     return " · ".join(parts)
-
-
-def _first_line(text: str) -> str:
-    return text.strip().split("\n", 1)[0]

@@ -19,6 +19,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from grammars.token_bytes import LLGuidanceSource, check_token_bytes, token_view
 from grammars.turn import ANSWER, CODE, THOUGHT, TurnParseError, lark_grammar, parse
 
 _ll_tokenizers: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -26,16 +27,24 @@ _constraints: weakref.WeakKeyDictionary[Any, TurnConstraint] = weakref.WeakKeyDi
 _lock = threading.Lock()
 
 
-def ll_tokenizer(tokenizer: Any) -> Any:
-    """llguidance's view of a Hugging Face fast tokenizer, made once per tokenizer object."""
+def ll_tokenizer(tokenizer: Any, name: str = "the tokenizer") -> Any:
+    """llguidance's view of a Hugging Face fast tokenizer, made once per tokenizer object.
+
+    The bytes of each token come from `grammars.token_bytes` (the vocabulary read by its
+    family), checked against the tokenizer's own decoding: a tokenizer whose decoder disagrees
+    is refused here, with a `TokenizerMismatch` naming it, and never fails mid-turn.
+    """
     with _lock:
         cached = _ll_tokenizers.get(tokenizer)
         if cached is None:
-            import llguidance.hf
+            import llguidance
 
             if tokenizer.eos_token_id is None:
                 raise ValueError("the tokenizer has no EOS token: a turn could never end")
-            cached = llguidance.hf.from_tokenizer(tokenizer)
+            view = token_view(tokenizer)
+            check_token_bytes(tokenizer, view, name)
+            source = LLGuidanceSource(tokenizer, view)
+            cached = llguidance.LLTokenizer(llguidance.TokenizerWrapper(source))
             _ll_tokenizers[tokenizer] = cached
         return cached
 

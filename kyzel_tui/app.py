@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from contextlib import suppress
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -62,14 +63,14 @@ class KyzelApp(App):
         # for a while, and the screen should be up before that starts.
         self.call_after_refresh(self.load_model, demo=self.config.demo)
 
-    def load_model(self, demo: bool = False) -> None:
+    def load_model(self, demo: bool | str = False) -> None:
         """Load the model in a daemon thread, reporting to the main screen. Not a thread worker:
         the app's exit waits for those, and quitting while a model loads must not take seconds."""
         threading.Thread(
             target=self._load_model, args=(demo,), daemon=True, name="kyzel-load-model"
         ).start()
 
-    def _load_model(self, demo: bool) -> None:
+    def _load_model(self, demo: bool | str) -> None:
         from core.models import ModelLoadError, load_or_explain
 
         def progress(text: str) -> None:
@@ -83,6 +84,7 @@ class KyzelApp(App):
                     self.config.model,
                     demo=demo or self.config.demo,
                     adapter=self.config.adapter,
+                    precision=self.config.precision,
                     progress=progress,
                 )
         except ModelLoadError as error:
@@ -95,6 +97,17 @@ class KyzelApp(App):
         # garbage collection walked them all, freezing the screen ~0.2 s at a time. Leave them out.
         gc.collect()
         gc.freeze()
+        # The embedded model stands in for the default: say so, and keep it on screen a while.
+        if getattr(model, "notice", None):
+            with suppress(RuntimeError):  # the app quit while the model loaded
+                self.call_from_thread(
+                    self.notify,
+                    model.notice,
+                    title="model",
+                    severity="warning",
+                    timeout=20,
+                    markup=False,
+                )
         self.main.post_message(ModelReady(model))
 
     def open_session(self, session_id: str | None) -> None:

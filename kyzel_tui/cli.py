@@ -37,12 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID|PATH",
         help="a hub id or a local folder (default: chosen by hardware)",
     )
-    which.add_argument(
-        "--demo",
-        dest="app_demo",
-        action="store_true",
-        help="the built-in tiny random model: no download, output is noise",
-    )
+    _add_demo(which, dest="app_demo")
+    _add_precision(app, dest="app_precision")
     app.add_argument(
         "--adapter",
         dest="app_adapter",
@@ -280,16 +276,49 @@ def _add_model_options(parser: argparse.ArgumentParser, what: str = "to use") ->
         metavar="ID|PATH",
         help=f"the model {what}: a hub id or a local folder (default: by hardware)",
     )
+    _add_demo(group, dest="demo")
+    _add_precision(parser, dest="precision")
+
+
+DEMO_KINDS = ("smollm2", "random")
+
+
+def _add_demo(group: argparse._ActionsContainer, dest: str) -> None:
     group.add_argument(
         "--demo",
-        action="store_true",
-        help="the built-in tiny random model (no download; output is noise)",
+        dest=dest,
+        nargs="?",
+        const="smollm2",
+        choices=DEMO_KINDS,
+        help="the small embedded model (SmolLM2-135M, no download); "
+        "--demo random: a tiny random model for tests (output is noise)",
     )
+
+
+def _add_precision(group: argparse._ActionsContainer, dest: str) -> None:
+    group.add_argument(
+        "--precision",
+        dest=dest,
+        choices=("4bit", "bf16", "fp32"),
+        help="how the weights are held (default: 4bit where bitsandbytes runs, for real models)",
+    )
+
+
+def _demo_argv(argv: list[str]) -> list[str]:
+    """A bare `--demo` followed by anything but a demo kind gets its value spelled out, so that
+    `ask --demo "a prompt"` does not read the prompt as the kind of demo."""
+    out = []
+    for index, arg in enumerate(argv):
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        out.append("--demo=smollm2" if arg == "--demo" and following not in DEMO_KINDS else arg)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
+    args, unknown = parser.parse_known_args(
+        _demo_argv(sys.argv[1:] if argv is None else list(argv))
+    )
     if unknown:  # said by the subcommand's own parser, so that its usage is the one shown
         _command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.train or args.command is not None:
@@ -369,7 +398,8 @@ def _run_app(args: argparse.Namespace, probe) -> int:
         home=args.home,
         model=args.app_model,
         adapter=adapter,
-        demo=args.app_demo,
+        demo=args.app_demo or False,
+        precision=args.app_precision,
         session=args.app_session,
         auto=args.app_auto,
         kernel=KernelConfig(

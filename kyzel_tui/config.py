@@ -28,7 +28,9 @@ class AppConfig:
     home: Path | None = None
     model: str | None = None
     adapter: str | None = None
-    demo: bool = False
+    demo: bool | str = False
+    """True (or "smollm2"): the embedded model; "random": the tiny random model of the tests."""
+    precision: str | None = None
     session: str | None = None
     """Open this session (id, id prefix or title); default: a new one on the first message."""
     auto: bool = False

@@ -33,11 +33,19 @@ def ask(args: argparse.Namespace) -> int:
         if adapter is None:
             return 1
     try:
-        loaded = load_or_explain(args.model, demo=args.demo, adapter=adapter, progress=_progress)
+        loaded = load_or_explain(
+            args.model,
+            demo=args.demo or False,
+            adapter=adapter,
+            precision=args.precision,
+            progress=_progress,
+        )
     except ModelLoadError as error:
         hint = "" if args.demo or "--demo" in str(error) else " (or run with --demo)"
         print(f"kyzel-tui: {error}{hint}", file=sys.stderr)
         return 1
+    if loaded.notice:
+        _progress(loaded.notice)
     if loaded.demo:
         print(
             "· DEMO MODEL: random weights; what follows is noise shaped by the grammar",
@@ -133,7 +141,7 @@ def lint(args: argparse.Namespace) -> int:
         print("kyzel-tui lint: give XML files, --session ID or --all", file=sys.stderr)
         return 2
     try:
-        label, tokenizer = load_tokenizer(args.model, demo=args.demo, progress=_progress)
+        label, tokenizer = load_tokenizer(args.model, demo=args.demo or False, progress=_progress)
     except ModelLoadError as error:
         print(f"kyzel-tui: {error} (or lint with --demo's tokenizer)", file=sys.stderr)
         return 1

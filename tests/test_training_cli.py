@@ -64,7 +64,16 @@ def test_train_demo_end_to_end_registers_an_adapter_the_app_can_load(
         "KYZEL_TINY_CACHE": str(tiny_cache),
         "PYTHONPATH": os.pathsep.join([str(fake.parent), str(ROOT)]),
     }
-    args = ["--home", str(home), "--train", "--demo", "--no-examples", "--max-steps", "2", *FAST]
+    args = [
+        "--home",
+        str(home),
+        "--train",
+        "--demo=random",
+        "--no-examples",
+        "--max-steps",
+        "2",
+        *FAST,
+    ]
     done = subprocess.run(
         [sys.executable, "-c", RUNNER, *args],
         env=env,
@@ -106,7 +115,7 @@ def test_train_demo_end_to_end_registers_an_adapter_the_app_can_load(
 
 
 def test_eval_runs_alone_and_keeps_its_figures_with_the_adapter(home, capsys):
-    args = ["--home", str(home), "--train", "--demo", "--no-examples", "--max-steps", "1"]
+    args = ["--home", str(home), "--train", "--demo=random", "--no-examples", "--max-steps", "1"]
     assert main([*args, "--set", "preference=false", *FAST]) == 0
     (run,) = list_adapters(home)
     capsys.readouterr()
@@ -145,7 +154,7 @@ def test_adapters_lists_and_deletes_and_the_app_refuses_another_base(home, tiny_
 
 def test_dry_run_review_and_exclude(home, capsys):
     # No held-out share: which sessions a share holds out depends on their (random) ids.
-    base = ["--home", str(home), "--train", "--demo", "--no-examples", "--eval-share", "0"]
+    base = ["--home", str(home), "--train", "--demo=random", "--no-examples", "--eval-share", "0"]
     assert main([*base, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "sessions: 4 for training, 0 held out" in out and "⟦<thought>" in out
