@@ -549,7 +549,8 @@ def test_ctrl_q_mid_turn_quits_at_once(tmp_path, loaded):
         app.run(headless=True, auto_pilot=auto_pilot, size=SIZE)
         quit_after = time.monotonic() - pressed[0]
     assert quit_after < 3, f"quitting took {quit_after:.1f} s"
-    assert kinds(app) == ["user"]
+    assert kinds(app) == ["user", "turn"]  # the partial turn is kept, stopped (issue 9, item 2)
+    assert of_kind(app, "turn")[0].body.meta["status"] == "stopped"
 
 
 def test_ctrl_q_while_the_model_loads_quits_at_once(tmp_path, loaded):
