@@ -1,8 +1,9 @@
 """The main screen: the transcript, the prompt, and every key that judges, edits or steers a turn.
 
-The screen turns keys into calls on the `core.agent.Agent`; the agent writes the events. Slow
-work runs in workers: generation in a thread (its text arrives as `Streamed` messages), code in
-the kernel through asyncio, the model loading in a thread. The event loop never waits on them.
+The screen turns keys into calls on the `core.agent.Agent`; the agent writes the events, in the
+app's writer thread (`main_writes`), and the screen shows them once committed. Slow work runs in
+workers: generation in a thread (its text arrives as `Streamed` messages), code in the kernel
+through asyncio, the model loading in a thread. The event loop never waits on them.
 
 Nothing acts on a turn the user has not seen: focus moves to a new turn only while the message
 box is empty and untouched, and keys that act on the head turn do nothing for `GUARD` seconds
