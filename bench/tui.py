@@ -234,6 +234,8 @@ async def streaming_keys(loaded, home: Path, presses: int) -> dict:
             rated.focus()
             await asyncio.sleep(0.05)
             rating = []
+            rate_meter = StallMeter()  # the rating's commit runs in the writer thread
+            rate_meter.start()
             for index in range(presses):
                 key, value = ("plus", "up") if index % 2 == 0 else ("minus", "down")
                 rating.append(
@@ -242,6 +244,7 @@ async def streaming_keys(loaded, home: Path, presses: int) -> dict:
                     )
                 )
                 await asyncio.sleep(0.05)
+            figures["stall_while_rating_ms"] = rate_meter.stop() * 1e3
             streamed = (len(stream.text) - first_chars) / (time.perf_counter() - first_at)
             tokens = stream.text.count("thinking")
             stop = await key_latency(app, clock, "escape", lambda: main.generation is None)
@@ -397,6 +400,10 @@ def main() -> None:
             f"{figures[f'{name}_frame_max_ms']:.1f} ms  "
             f"{target(figures[f'{name}_frame_max_ms'], 50, 'ms')}"
         )
+    print(
+        f"  (+/- is done once committed, in the writer thread: the event loop's longest stall "
+        f"while they were committed was {figures['stall_while_rating_ms']:.1f} ms)"
+    )
     print(
         f"  escape: stopped in {figures['stop_effect_ms']:.1f} ms, on screen in "
         f"{figures['stop_frame_ms']:.1f} ms  {target(figures['stop_frame_ms'], 50, 'ms')}"

@@ -56,6 +56,9 @@ class Agent:
         """A `core.models.LoadedModel` (None until it is loaded)."""
         self.runner = runner
         self.config = config or AgentConfig()
+        self.writer: Any = None
+        """A `core.store_writer.StoreWriter`: when set, `run` commits through its thread, and
+        the event loop that awaits the kernel never waits on the database."""
         self._running = False
         self._kernel_events: list[KernelEvent] = []
         # A kernel that starts for a session with a past has lost that past's variables.
@@ -236,14 +239,24 @@ class Agent:
                 await self.runner.start()
             decision = self.tree.decision(turn_id)
             if decision is None or decision.value != "accepted":
-                self.accept(turn_id)
+                await self._commit(self.accept, turn_id)
             result = await self._execute(turn_id, turn.body.code, on_output)
         finally:
             self._running = False
-        stored = self.session.append(result, parent=turn_id)
-        # What happened to the kernel while the code ran follows the result on the path.
-        self._flush_kernel_events()
-        return stored
+
+        def store() -> Event:
+            stored = self.session.append(result, parent=turn_id)
+            # What happened to the kernel while the code ran follows the result on the path.
+            self._flush_kernel_events()
+            return stored
+
+        return await self._commit(store)
+
+    async def _commit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` through the writer's thread when there is one, else here."""
+        if self.writer is None:
+            return fn(*args)
+        return await self.writer.call(fn, *args)
 
     async def _execute(
         self, turn_id: str, code: str, on_output: Callable[[OutputEvent], None] | None
@@ -310,8 +323,18 @@ class Agent:
         # event joins the path at the next step (the result, a message, the next turn).
         if self._running or self.pending() is not None:
             self._kernel_events.append(event)
+        elif self.writer is not None:  # behind the writes already asked for, in order
+            self.writer.submit(self._append_quietly, event)
         else:
             self.session.append(event)
+
+    def _append_quietly(self, event: Event) -> None:
+        from core.store import StoreError
+
+        try:
+            self.session.append(event)
+        except StoreError:
+            pass  # a note about the kernel; the next write that matters reports the problem
 
     def _flush_kernel_events(self) -> None:
         for event in self._kernel_events:

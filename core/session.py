@@ -20,6 +20,9 @@ class Session:
         self.store = store
         self.info = info
         self.tree = tree
+        self.writes: Store | None = None
+        """Where appends are committed, when not `store`: a `core.store_writer.StoreWriter`'s
+        own connection, so that a write waiting for the lock never holds up reads."""
 
     @classmethod
     def create(cls, store: Store, title: str = "", model: str = "") -> Session:
@@ -44,7 +47,7 @@ class Session:
         parent_id = self.tree.head if parent is HEAD else parent
         event = Event.new(self.id, parent_id, body)  # type: ignore[arg-type]
         self.tree.check(event)
-        self.store.append(event)
+        (self.writes or self.store).append(event)
         self.tree.add(event)
         return event
 

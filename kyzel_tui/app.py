@@ -7,6 +7,7 @@ kernel starts when code first runs, so opening a session to look at it writes no
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 from contextlib import suppress
@@ -18,6 +19,7 @@ from textual.screen import Screen
 from core.agent import AgentConfig
 from core.kernel import KernelRunner
 from core.store import Store, StoreError
+from core.store_writer import StoreWriter
 from kyzel_tui.config import AppConfig, read_keymap
 from kyzel_tui.keys import MAIN_BINDINGS, keys_of
 from kyzel_tui.messages import ModelFailed, ModelReady, Progress
@@ -33,12 +35,15 @@ class KyzelApp(App):
         self.store = Store.open(config.data_dir)
         self.runner = KernelRunner(config.kernel, put_blob=self.store.put_blob)
         session_id = self.store.resolve(config.session) if config.session else None
+        self.writer = StoreWriter(self.store.path)
+        """Commits the sessions' events in a thread of its own: the screen never waits on a lock."""
         self.agent = new_agent(
             self.store,
             session_id,
             None,
             self.runner,
             AgentConfig(sampling=config.sampling, auto=config.auto),
+            self.writer,
         )
         self.main: MainScreen | None = None
         self.keymap: dict[str, str] = {}
@@ -115,7 +120,12 @@ class KyzelApp(App):
         session left stops, and a new one starts when code of this session first runs."""
         try:
             agent = new_agent(
-                self.store, session_id, self.agent.model, self.runner, self.agent.config
+                self.store,
+                session_id,
+                self.agent.model,
+                self.runner,
+                self.agent.config,
+                self.writer,
             )
         except StoreError as error:
             self.notify(str(error), severity="error", markup=False)
@@ -151,7 +161,7 @@ class KyzelApp(App):
         what = (
             "Code is running: quitting cuts it (what it printed so far is kept)."
             if self.main.running
-            else "The model is writing a turn: quitting drops it."
+            else "The model is writing a turn: quitting keeps what it wrote as a stopped turn."
         )
         self._asking_to_quit = True
         try:
@@ -236,9 +246,16 @@ class KyzelApp(App):
             self.store.delete_session(session.id)
 
     async def on_unmount(self) -> None:
-        self._forget_if_empty()
-        await self.runner.shutdown()
-        self.store.close()
+        # Whatever failed to be saved (a full disk) was said on screen: quitting still stops the
+        # kernel and closes the database, and prints no traceback.
+        try:
+            await asyncio.to_thread(self.writer.close)  # what is queued is committed first
+            self._forget_if_empty()
+        except StoreError:
+            pass
+        finally:
+            await self.runner.shutdown()
+            self.store.close()
 
 
 def make_app(config: AppConfig | None = None) -> KyzelApp:

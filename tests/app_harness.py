@@ -83,7 +83,7 @@ def kinds(app: KyzelApp) -> list[str]:
 
 def idle(app: KyzelApp) -> bool:
     main = app.main
-    return main is not None and main.generation is None and not main.running
+    return main is not None and main.generation is None and not main.running and not main.writing()
 
 
 async def say(pilot, text: str) -> None:

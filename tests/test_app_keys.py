@@ -518,11 +518,14 @@ async def test_a_message_typed_while_the_model_writes_interrupts_it(tmp_path, lo
             assert isinstance(app.focused, Input)
             await type_text(pilot, "no")
             await pilot.press("enter")
-            await wait_for(pilot, lambda: kinds(app).count("turn") == 1 and idle(app), "answer")
+            await wait_for(pilot, lambda: kinds(app).count("turn") == 2 and idle(app), "answer")
     users = of_kind(app, "user")
     assert [u.body.text for u in users] == ["think", "no"]
-    assert kinds(app) == ["user", "user", "turn"]  # the partial turn was dropped
-    assert users[1].parent_id == users[0].id and of_kind(app, "turn")[0].parent_id == users[1].id
+    # The partial turn is kept as a stopped sibling of the message (issue 9, item 2).
+    assert kinds(app) == ["user", "turn", "user", "turn"]
+    stopped, answer = of_kind(app, "turn")
+    assert stopped.body.meta["status"] == "stopped" and stopped.parent_id == users[0].id
+    assert users[1].parent_id == users[0].id and answer.parent_id == users[1].id
 
 
 def test_ctrl_q_mid_turn_quits_at_once(tmp_path, loaded):
@@ -546,7 +549,8 @@ def test_ctrl_q_mid_turn_quits_at_once(tmp_path, loaded):
         app.run(headless=True, auto_pilot=auto_pilot, size=SIZE)
         quit_after = time.monotonic() - pressed[0]
     assert quit_after < 3, f"quitting took {quit_after:.1f} s"
-    assert kinds(app) == ["user"]
+    assert kinds(app) == ["user", "turn"]  # the partial turn is kept, stopped (issue 9, item 2)
+    assert of_kind(app, "turn")[0].body.meta["status"] == "stopped"
 
 
 def test_ctrl_q_while_the_model_loads_quits_at_once(tmp_path, loaded):

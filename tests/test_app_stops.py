@@ -236,7 +236,9 @@ def test_quitting_while_code_runs_asks_and_records_an_aborted_result(tmp_path, l
     assert result.body.status == "aborted" and result.body.output == "started\n"
 
 
-def test_quitting_while_the_model_writes_asks_first(tmp_path, loaded):
+def test_quitting_while_the_model_writes_asks_first_and_keeps_the_partial_turn(tmp_path, loaded):
+    """Quitting mid-turn asks first; once confirmed, what the model wrote is kept as a stopped
+    turn (as escape keeps it), not thrown away."""
     app = make_app(app_config(tmp_path / "home", loaded, max_new_tokens=1000))
     answers: list[bool] = []
 
@@ -256,4 +258,7 @@ def test_quitting_while_the_model_writes_asks_first(tmp_path, loaded):
     with model_writes(loaded, [LONG_TURN], on_step=slow_steps(0.03)):
         run_app(app, steps)
     assert answers == [True, True]
-    assert kinds(app) == ["user"]
+    assert kinds(app) == ["user", "turn"]
+    (user, stopped) = stored(app)
+    assert stopped.body.meta["status"] == "stopped" and stopped.parent_id == user.id
+    assert stopped.body.raw.startswith("<thought>let me think")

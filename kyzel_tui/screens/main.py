@@ -1,8 +1,9 @@
 """The main screen: the transcript, the prompt, and every key that judges, edits or steers a turn.
 
-The screen turns keys into calls on the `core.agent.Agent`; the agent writes the events. Slow
-work runs in workers: generation in a thread (its text arrives as `Streamed` messages), code in
-the kernel through asyncio, the model loading in a thread. The event loop never waits on them.
+The screen turns keys into calls on the `core.agent.Agent`; the agent writes the events, in the
+app's writer thread (`main_writes`), and the screen shows them once committed. Slow work runs in
+workers: generation in a thread (its text arrives as `Streamed` messages), code in the kernel
+through asyncio, the model loading in a thread. The event loop never waits on them.
 
 Nothing acts on a turn the user has not seen: focus moves to a new turn only while the message
 box is empty and untouched, and keys that act on the head turn do nothing for `GUARD` seconds
@@ -11,6 +12,7 @@ after a turn arrives. The keys themselves live in `kyzel_tui.keys`.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 
 from textual import work
@@ -23,10 +25,12 @@ from core.agent import Agent, AgentConfig
 from core.generate import Generation
 from core.session import HEAD, Session
 from core.store import StoreError
+from core.store_writer import FAILED
 from grammars.turn import render
 from kyzel_tui.keys import MAIN_BINDINGS, keys_of
 from kyzel_tui.messages import Generated, ModelFailed, ModelReady, Progress, Streamed
 from kyzel_tui.screens.main_actions import EditingActions, MovingActions
+from kyzel_tui.screens.main_writes import WAITING, Writing
 from kyzel_tui.widgets.status_bar import StatusBar
 from kyzel_tui.widgets.transcript.result_view import ResultView
 from kyzel_tui.widgets.transcript.transcript import Transcript
@@ -41,7 +45,7 @@ TYPING = 1.0
 ACTS_ON_HEAD = {"run", "edit", "edit_in_editor", "edit_thought", "reject", "retry", "continue"}
 
 
-class MainScreen(EditingActions, MovingActions, Screen):
+class MainScreen(Writing, EditingActions, MovingActions, Screen):
     CSS_PATH = "main.tcss"
     BINDINGS = MAIN_BINDINGS
     AUTO_FOCUS = "#prompt"
@@ -67,6 +71,11 @@ class MainScreen(EditingActions, MovingActions, Screen):
         self.run_worker_ref = None
         self.started_at = 0.0
         self.tokens = 0
+        self.generating: tuple[object, str | None] = (HEAD, None)
+        """The parent and the source of the turn being written."""
+        self.db_waiting = False
+        """A write has waited for the database for a while (another process holds its lock)."""
+        self.quitting = False
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -111,7 +120,10 @@ class MainScreen(EditingActions, MovingActions, Screen):
             self.agent.pending().id if self.agent.pending() else None,
         )
         session = self.agent.session
-        self.status.title = session.store.session(session.id).title or "new session"
+        try:
+            self.status.title = session.store.session(session.id).title or "new session"
+        except StoreError:
+            self.status.title = "(deleted session)"
         self.update_pending_bar()
         self.refresh_bindings()
         target = self.agent.pending() or self.agent.stopped()
@@ -128,7 +140,7 @@ class MainScreen(EditingActions, MovingActions, Screen):
 
     def settled(self) -> bool:
         """The last turn has been seen and the focus has gone where it goes (for tests)."""
-        return not self.too_soon() and self.focus_wanted is None
+        return not self.too_soon() and self.focus_wanted is None and not self.writing()
 
     def _focus_when_untouched(self) -> None:
         """Focus the turn that waits once the box has been left alone for `TYPING` seconds;
@@ -170,7 +182,7 @@ class MainScreen(EditingActions, MovingActions, Screen):
         self.update_pending_bar()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        busy = self.generation is not None or self.running
+        busy = self.generation is not None or self.running or self.writing()
         in_box = self.app.focused is self.prompt
         if action in ACTS_ON_HEAD:
             allowed = not busy and self._head_action_possible(action)
@@ -202,6 +214,9 @@ class MainScreen(EditingActions, MovingActions, Screen):
 
     def show_progress(self) -> None:
         """Live figures while a turn streams (tokens, seconds, tokens/s) or code runs."""
+        if self.db_waiting:
+            self.status.activity = WAITING
+            return
         elapsed = time.monotonic() - self.started_at
         if self.generation is not None:
             rate = self.tokens / elapsed if elapsed > 0 else 0.0
@@ -249,12 +264,21 @@ class MainScreen(EditingActions, MovingActions, Screen):
 
     def on_generated(self, message: Generated) -> None:
         self.generation = None
-        self.transcript.end_stream()
         self.show_progress()
         stopping, self.stopping = self.stopping, False
+        if self.quitting:
+            return  # `abort` keeps what was written
         if message.error:
             self.notify(message.error, severity="error", timeout=10, markup=False)
-        turn = self._store_generated(message, keep_stopped=stopping and not self.queued)
+        # Stopped by escape or by a message typed meanwhile: the partial turn is kept.
+        self.land(self._store_generated(message, keep_stopped=stopping))
+
+    @work(group="store")
+    async def land(self, future: concurrent.futures.Future | None) -> None:
+        """Show a generated turn once it is committed, and go on from it."""
+        turn = await self.committed(future) if future is not None else None
+        turn = None if turn is FAILED else turn
+        self.transcript.end_stream()
         self.landed_at = time.monotonic()
         self.set_timer(GUARD, self.refresh_bindings)
         self.refresh_view()
@@ -274,11 +298,7 @@ class MainScreen(EditingActions, MovingActions, Screen):
         store = self.agent.keep_stopped if generated.cancelled else self.agent.finish_turn
         if generated.cancelled and not keep_stopped:
             return None
-        try:
-            return store(generated, message.parent, origin, message.source)
-        except StoreError as error:
-            self.notify_error(error)
-            return None
+        return self.commit(store, generated, message.parent, origin, message.source)
 
     # The prompt
 
@@ -306,17 +326,12 @@ class MainScreen(EditingActions, MovingActions, Screen):
             self.queued.append(text)
             self.notify("Your message goes to the model once the code has finished.")
             return
-        if self.generation is not None:  # an interjection: the partial turn is dropped
+        if self.generation is not None:  # an interjection: the partial turn is kept, stopped
+            self.stopping = True
             self.generation.cancel()
             self.queued.append(text)
             return
-        try:
-            self.agent.say(text)
-        except StoreError as error:
-            self.notify_error(error)
-            return
-        self.refresh_view()
-        self.generate()
+        self.said(text, self.commit(self.agent.say, text))
 
     # Generating
 
@@ -331,6 +346,7 @@ class MainScreen(EditingActions, MovingActions, Screen):
             self.notify_error(error)
             return
         self.started_at, self.tokens = time.monotonic(), 0
+        self.generating = (parent, source)
         self.transcript.begin_stream(prefix)
         self.show_progress()
         self.update_pending_bar()
@@ -393,6 +409,8 @@ class MainScreen(EditingActions, MovingActions, Screen):
                     out.text + ("\n" if out.kind != "stream" else "")
                 ),
             )
+        except StoreError as error:  # the result could not be saved (a full disk, a deletion)
+            self.store_failed(error)
         except Exception as error:  # a kernel that cannot start: say so, keep the session
             self.notify_error(error)
         finally:
@@ -410,10 +428,13 @@ class MainScreen(EditingActions, MovingActions, Screen):
             await self.agent.runner.interrupt()
 
     async def abort(self) -> None:
-        """Before quitting: stop the turn being written, cut the running code (stored as an
-        `aborted` result with its output so far)."""
-        if self.generation is not None:
-            self.generation.cancel()
+        """Before quitting: stop the turn being written (kept as a stopped turn), cut the
+        running code (stored as an `aborted` result with its output so far)."""
+        self.quitting = True
+        generation, self.generation = self.generation, None
+        if generation is not None:
+            generation.cancel()
+            await self._keep_cut_turn(generation)
         worker = self.run_worker_ref
         if self.running and worker is not None and not worker.is_finished:
             worker.cancel()
@@ -423,6 +444,14 @@ class MainScreen(EditingActions, MovingActions, Screen):
                 pass  # what matters happened in the agent: the aborted result is stored
 
 
-def new_agent(store, session_id: str | None, model, runner, config: AgentConfig) -> Agent:
+def new_agent(
+    store, session_id: str | None, model, runner, config: AgentConfig, writer=None
+) -> Agent:
+    """The agent of a session (None: a new one); with a `StoreWriter`, its writes go through
+    the writer's thread and connection."""
     session = Session.open(store, session_id) if session_id else Session.create(store)
-    return Agent(session, model, runner, config)
+    agent = Agent(session, model, runner, config)
+    if writer is not None:
+        session.writes = writer.store
+        agent.writer = writer
+    return agent

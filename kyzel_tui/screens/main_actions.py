@@ -2,7 +2,8 @@
 agent, transcript and guards they use. Modal flows are workers that await their dialog.
 
 Editing and judging act on the head turn (the one the waiting bar names) and respect the
-screen's guard (`too_soon`); moving acts on the selection.
+screen's guard (`too_soon`); moving acts on the selection. Every write is queued on the screen's
+writer (`commit`) when the key is pressed, and its effect shows once it is committed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 
 from textual import work
 
+from core.store_writer import FAILED
 from grammars.turn import THOUGHT, TurnFields, render
 from kyzel_tui.keys import help_rows
 from kyzel_tui.widgets.transcript.event_view import EventView
@@ -29,7 +31,8 @@ class EditingActions:
             return
         reason = await self.app.push_screen_wait(ReasonScreen())
         if reason is not None:
-            self.agent.reject(pending.id, reason)
+            if await self.committed(self.commit(self.agent.reject, pending.id, reason)) is FAILED:
+                return
             self.refresh_view()
             self.generate()
 
@@ -54,8 +57,9 @@ class EditingActions:
             return
         fields = await self.app.push_screen_wait(EditTurnScreen(self._fields(target)))
         if fields is not None:
-            self.agent.edit(target.id, fields.thought, fields.code, fields.answer)
-            self.refresh_view()
+            edit = (target.id, fields.thought, fields.code, fields.answer)
+            if await self.committed(self.commit(self.agent.edit, *edit)) is not FAILED:
+                self.refresh_view()
 
     @work(group="dialog")
     async def action_edit_thought(self) -> None:
@@ -82,8 +86,8 @@ class EditingActions:
             self.notify_error(error)
             return
         if fields is not None:
-            self.agent.edit(target.id, fields.thought, fields.code, fields.answer)
-            self.refresh_view()
+            edit = (target.id, fields.thought, fields.code, fields.answer)
+            self.after_write(self.commit(self.agent.edit, *edit), lambda _: self.refresh_view())
 
     def selected_turn(self):
         view = self.transcript.selected()
@@ -96,12 +100,16 @@ class EditingActions:
 
     def action_rate(self, value: str) -> None:
         turn = self.selected_turn()
-        if turn is not None:
-            self.agent.rate(turn.id, value)
+        if turn is None:
+            return
+
+        def rated(_verdict) -> None:
             self.notify(f"rated {'+' if value == 'up' else '-'}")
             # In place: redrawing the transcript would lose the selection (the next key would
             # rate another turn), cost a long session a second, and drop a streaming turn.
             self.transcript.update_notes(self.agent.tree, turn.id)
+
+        self.after_write(self.commit(self.agent.rate, turn.id, value), rated)
 
 
 class MovingActions:
@@ -124,8 +132,12 @@ class MovingActions:
         target = view.event_id if view is not None else (head.id if head else None)
         if target is None or self.generation is not None or self.running:
             return
-        if self.agent.switch(target, step) is not None:
-            self.refresh_view()
+
+        def switched(move) -> None:
+            if move is not None:
+                self.refresh_view()
+
+        self.after_write(self.commit(self.agent.switch, target, step), switched)
 
     @work(group="dialog")
     async def action_rollback(self) -> None:
@@ -140,7 +152,8 @@ class MovingActions:
         cells, skipped = len(cells_to_replay(path)), len(skipped_cells(path))
         choice = await self.app.push_screen_wait(RollbackScreen(cells, skipped))
         if choice is not None:
-            self.agent.rollback(view.event_id)
+            if await self.committed(self.commit(self.agent.rollback, view.event_id)) is FAILED:
+                return
             self.refresh_view()
             if choice == "replay":
                 self.replay()
@@ -220,7 +233,7 @@ class MovingActions:
 
         def chosen(event_id: str | None) -> None:
             if event_id is not None and event_id != self.agent.tree.head:
-                self.agent.session.move_head(event_id, reason="branch view")
-                self.refresh_view()
+                move = self.commit(self.agent.session.move_head, event_id, "branch view")
+                self.after_write(move, lambda _: self.refresh_view())
 
         self.app.push_screen(BranchScreen(self.agent.tree), chosen)

@@ -1,0 +1,96 @@
+"""The main screen's writes: each event is queued on the app's `StoreWriter` when the user acts
+(so events are committed in the order the user acted), awaited in a worker, and shown as done
+only once committed. A write that waits on another process's lock says so in the status bar; one
+that fails says why, and what it was carrying is not lost (a message goes back in the box).
+Mixed into `MainScreen`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any
+
+from textual import work
+
+from core.generate import Generation
+from core.store import StoreError
+from core.store_writer import FAILED, StoreWriter
+
+WAITING = "waiting for the database (another kyzel-tui process is writing to it)…"
+
+
+class Writing:
+    """Queue, await and report the screen's writes."""
+
+    writes_in_flight = 0
+    """Writes queued and not yet awaited to their end (their effect not yet on screen)."""
+
+    def writing(self) -> bool:
+        return self.writes_in_flight > 0
+
+    def commit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
+        """Queue a write now, behind those asked for before (without a writer: done here)."""
+        self.writes_in_flight += 1
+        writer: StoreWriter | None = self.agent.writer
+        if writer is not None:
+            return writer.submit(fn, *args)
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as error:
+            future.set_exception(error)
+        return future
+
+    async def committed(self, future: concurrent.futures.Future) -> Any:
+        """The result of a queued write once committed, or FAILED (the notice says why)."""
+        try:
+            if self.agent.writer is None:
+                return future.result()
+            return await self.agent.writer.wait(future, on_slow=self._waiting_for_database)
+        except StoreError as error:
+            self.store_failed(error)
+            return FAILED
+        finally:
+            self.writes_in_flight -= 1
+            self.refresh_bindings()
+
+    def _waiting_for_database(self, waiting: bool) -> None:
+        self.db_waiting = waiting
+        self.show_progress()
+
+    @work(group="store")
+    async def after_write(self, future: concurrent.futures.Future, then: Callable | None = None):
+        """Await a queued write; `then(result)` once it is committed."""
+        result = await self.committed(future)
+        if result is not FAILED and then is not None:
+            then(result)
+
+    def store_failed(self, error: StoreError) -> None:
+        self.notify_error(error)
+        if "deleted" in str(error) and self.app.screen is self and not self.quitting:
+            self.action_sessions()  # nothing more can be saved here: offer another session
+
+    @work(group="store")
+    async def said(self, text: str, future: concurrent.futures.Future) -> None:
+        if await self.committed(future) is FAILED:
+            # Not saved, so not sent: the text goes back in the box, ahead of anything newer.
+            rest = self.prompt.value
+            self.prompt.value = text + (" " + rest if rest else "")
+            self.prompt.cursor_position = len(self.prompt.value)
+            self.notify("Your message was not sent; it is back in the box.", severity="warning")
+            return
+        self.refresh_view()
+        self.generate()
+
+    async def _keep_cut_turn(self, generation: Generation) -> None:
+        """Keep a turn cut by quitting as a stopped turn, as `escape` would."""
+        parent, source = self.generating
+        try:
+            generated = await asyncio.to_thread(generation.result, 10)
+        except Exception:
+            return  # the generation failed: there is nothing to keep
+        origin = "edited" if source else "generated"
+        keep = self.commit(self.agent.keep_stopped, generated, parent, origin, source)
+        await self.committed(keep)
