@@ -183,6 +183,7 @@ def test_typing_through_the_moment_a_code_turn_lands_keeps_every_letter_in_the_b
     try:
         terminal.keys("what is 6*7", literal=True)
         terminal.keys("Enter")
+        terminal.wait(lambda: "user" in kinds_in(home), "the message to be sent", 30)
         # A key every 50-150 ms, through the turn's arrival and well past the half-second guard.
         landed_at = None
         while landed_at is None or len(typed) < landed_at + 15:

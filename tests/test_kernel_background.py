@@ -64,7 +64,11 @@ async def test_a_thread_printing_after_its_cell_never_reaches_later_cells(chatty
     assert background and "tick" in background[0].detail
     cap = chatty.config.background_cap
     assert all(len(e.detail) <= cap + 100 for e in background)
-    assert any(e.meta.get("cut") for e in background)
+    # Cut by the runner (meta) or, when the machine is slow and the events come in smaller
+    # pieces, by the kernel's own budget (its note travels in the text).
+    assert any(
+        e.meta.get("cut") or "characters of background output cut" in e.detail for e in background
+    )
 
 
 async def test_a_thread_started_in_a_cell_prints_into_it_while_it_runs(chatty):
