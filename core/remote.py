@@ -137,20 +137,35 @@ class RemoteServer:
         )
 
     def _control_tokens(self) -> list[int]:
-        """Ids of the chat template's control tokens, less the ones that end a generation (the
-        grammar admits those only once the turn is whole)."""
-        props = self._get("/props", missing_ok=True)
-        template = props.get("chat_template", "")
-        names = set(re.findall(r"<\|[A-Za-z0-9_]+\|>", template))
-        names.add(props.get("bos_token", "") or "")
-        ends = {props.get("eos_token", "") or ""}
-        names -= ends | {""}
-        banned = []
-        for name in sorted(names):
-            tokens = self._post("/tokenize", {"content": name, "parse_special": True})["tokens"]
-            if len(tokens) == 1:
-                banned.append(tokens[0])
-        return banned
+        """Ids of the model's control tokens, less its end-of-sequence token.
+
+        llama.cpp matches a control token against GBNF by its text but leaves that text out of
+        the reply, so grammar and reply would disagree: they are banned. The vocabulary is read
+        in one /detokenize call, entries separated by the EOS token (no other entry holds its
+        text); an entry shaped like markup that plain tokenizing does not give back is a control
+        token. The EOS token stays: the grammar admits it only once the turn is whole.
+        """
+        eos = self._get("/props", missing_ok=True).get("eos_token") or ""
+        meta = self._get("/v1/models")["data"][0].get("meta") or {}
+        size = int(meta.get("n_vocab") or 0)
+        (separator, *more) = self._tokenize(eos, special=True) if eos else [None, None]
+        if more or not size:
+            raise RemoteError(
+                f"cannot read the control tokens of the server at {self.url} (no EOS token or "
+                "vocabulary size in /props and /v1/models): is it llama.cpp's llama-server?"
+            )
+        ids = [token for token in range(size) if token != separator]
+        interleaved = [part for token in ids for part in (token, separator)]
+        pieces = self._post("/detokenize", {"tokens": interleaved})["content"].split(eos)
+        markup = re.compile(r"<[^<>]+>|\[[^\[\]]+\]")
+        return [
+            token
+            for token, piece in zip(ids, pieces, strict=False)
+            if markup.fullmatch(piece) and self._tokenize(piece, special=False) != [token]
+        ]
+
+    def _tokenize(self, text: str, special: bool) -> list[int]:
+        return self._post("/tokenize", {"content": text, "parse_special": special})["tokens"]
 
     def start_generation(
         self,

@@ -85,7 +85,18 @@ def test_the_engine_is_detected(remote, server):
     assert remote.engine == server.engine
     assert remote.model  # the one model the server serves
     if server.engine == "llamacpp":
-        assert remote.banned_tokens  # at least <|im_start|>
+        assert set(remote.banned_tokens) == gguf_control_tokens_but_eos(smollm2_gguf())
+
+
+def gguf_control_tokens_but_eos(path) -> set[int]:
+    """The GGUF's own word on which tokens are control tokens (type 3), read with `gguf`."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(path)
+    field = reader.fields["tokenizer.ggml.token_type"]
+    eos = int(reader.fields["tokenizer.ggml.eos_token_id"].parts[-1][0])
+    kinds = [int(field.parts[index][0]) for index in field.data]
+    return {token for token, kind in enumerate(kinds) if kind == 3} - {eos}
 
 
 def test_ten_constrained_streamed_turns_all_parse(remote):
@@ -146,8 +157,8 @@ def test_continue_from_a_prefix_keeps_it_and_finishes_the_turn(remote, prefix):
 
 
 def test_a_server_that_ignores_the_grammar_is_refused(server):
-    # Each engine ignores the other's grammar field: the reply is free text, never a turn.
-    other = "vllm" if server.engine == "llamacpp" else "llamacpp"
+    # Each engine ignores another engine's grammar field: the reply is free text, never a turn.
+    other = {"llamacpp": "vllm", "vllm": "sglang"}[server.engine]
     wrong = RemoteServer.connect(server.url, engine=other)
     generation = wrong.start_generation(chat(QUESTIONS[0]), Sampling(max_new_tokens=24, seed=0))
     "".join(generation)
