@@ -201,16 +201,8 @@ class RemoteServer:
         }
         if sampling.seed is not None:
             body["seed"] = sampling.seed
-        if not constrained:
-            pass
-        elif self.engine == "llamacpp":
-            body["grammar"] = gbnf(prefix)
-            if self.banned_tokens:
-                body["logit_bias"] = [[token, False] for token in self.banned_tokens]
-        elif self.engine == "vllm":
-            body["structured_outputs"] = {"grammar": llguidance_grammar(prefix)}
-        else:
-            body["ebnf"] = llguidance_grammar(prefix)
+        if constrained:
+            body |= self._grammar(prefix)
         if not prefix:
             return "/v1/chat/completions", body | {"messages": messages}
         if self.engine == "llamacpp":
@@ -220,6 +212,18 @@ class RemoteServer:
         continued = [*messages, {"role": "assistant", "content": prefix}]
         extra = {"continue_final_message": True, "add_generation_prompt": False}
         return "/v1/chat/completions", body | {"messages": continued} | extra
+
+    def _grammar(self, prefix: str) -> dict[str, Any]:
+        """The request fields that hold the grammar for the rest of the turn, in this engine's
+        own form."""
+        if self.engine == "llamacpp":
+            fields: dict[str, Any] = {"grammar": gbnf(prefix)}
+            if self.banned_tokens:
+                fields["logit_bias"] = [[token, False] for token in self.banned_tokens]
+            return fields
+        if self.engine == "vllm":
+            return {"structured_outputs": {"grammar": llguidance_grammar(prefix)}}
+        return {"ebnf": llguidance_grammar(prefix)}
 
 
 class RemoteGeneration(Generation):

@@ -189,7 +189,9 @@ def _wait_ready(server: RunningServer, path: str, seconds: float) -> None:
 
 
 @contextmanager
-def llama_server(gguf: Path, log_dir: Path, threads: int = 1) -> Iterator[RunningServer]:
+def llama_server(
+    gguf: Path, log_dir: Path, threads: int = 1, api_key: str | None = None
+) -> Iterator[RunningServer]:
     """A running llama-server for `gguf` (one slot, 2048 tokens of context)."""
     binary = llama_server_binary()
     if binary is None:
@@ -198,6 +200,8 @@ def llama_server(gguf: Path, log_dir: Path, threads: int = 1) -> Iterator[Runnin
     log = log_dir / "llama-server.log"
     command = [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port)]
     command += ["-c", "2048", "-t", str(threads), "-np", "1", "--metrics", "--slots"]
+    if api_key:
+        command += ["--api-key", api_key]
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     server = RunningServer("llamacpp", f"http://127.0.0.1:{port}", process, log)

@@ -194,3 +194,19 @@ def test_a_server_that_dies_mid_turn_gives_back_the_partial_turn(tmp_path):
     assert turn.cancelled and turn.fields is None
     assert turn.raw == first + rest
     assert turn.settings["interrupted"].startswith("the server")
+
+
+def test_the_api_key_comes_from_the_environment_and_a_refusal_says_so(tmp_path, monkeypatch):
+    if llama_server_binary() is None or smollm2_gguf() is None:
+        pytest.skip("llama-server is not prepared: " + PREPARE_HINT.format("llamacpp"))
+    with llama_server(smollm2_gguf(), tmp_path, api_key="s3cret-key") as guarded:
+        monkeypatch.delenv("KYZEL_API_KEY", raising=False)
+        with pytest.raises(RemoteError, match="refused the API key: set KYZEL_API_KEY") as refused:
+            RemoteServer.connect(guarded.url)
+        monkeypatch.setenv("KYZEL_API_KEY", "s3cret-key")
+        remote = RemoteServer.connect(guarded.url)
+        generation = remote.start_generation(chat(QUESTIONS[0]), Sampling(max_new_tokens=16))
+        "".join(generation)
+        turn = generation.result(timeout=60)
+    assert turn.fields is not None
+    assert "s3cret-key" not in repr(remote) + repr(turn) + str(refused.value)
