@@ -152,9 +152,9 @@ MAIN_BINDINGS: list[Binding] = [
     Binding(
         "d",
         "load_demo",
-        "Demo model",
+        "Embedded model",
         id="load_demo",
-        tooltip="Load the built-in demo model",
+        tooltip="Load the small embedded model (SmolLM2-135M-Instruct) when no other model loads",
     ),
     Binding("ctrl+s", "sessions", "Sessions", id="sessions", tooltip="List, open, rename"),
     Binding(

@@ -248,9 +248,9 @@ class MainScreen(Writing, EditingActions, MovingActions, Screen):
 
     def on_model_failed(self, message: ModelFailed) -> None:
         self.model_failed = True
-        self.status.model = "no model: press d for the demo model"
+        self.status.model = "no model: press d for the small embedded model"
         self.notify(
-            f"{message.error}\nPress d to use the built-in demo model instead.",
+            f"{message.error}\nPress d to use the small embedded model (SmolLM2-135M) instead.",
             title="no model",
             severity="error",
             timeout=30,
