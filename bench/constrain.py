@@ -9,7 +9,8 @@ and, with `--tiny`, the 32k-token tokenizer of the tiny test model (built once a
 
 1. per-token mask time (`TurnMatcher.allowed()`: forced-token check and bitmask), p50, p99 and
    max, driving matchers by random sampling among the allowed tokens and by teacher-forcing
-   realistic turns (code bodies from the stdlib);
+   realistic turns (code bodies from the stdlib); wall time, and the p99 of this thread's CPU
+   time, which leaves out the waits of a busy machine (the target is judged on wall time);
 2. grammar preparation: cold (a fresh process: importing llguidance, building its view of the
    tokenizer, the grammar, the first matcher and mask) and warm (a new budget, the view cached);
 3. on the first tokenizer, the grammar's per-token cost (mask + consume) at the start of a
@@ -98,6 +99,7 @@ def grammar_figures(name: str, tokenizer: Any, source: str, quick: bool, seed: i
         figures[f"mask_{kind}_p50_us"] = pct(times, 50) * 1e6
         figures[f"mask_{kind}_p99_us"] = pct(times, 99) * 1e6
         figures[f"mask_{kind}_max_us"] = max(times) * 1e6
+        figures[f"mask_{kind}_cpu_p99_us"] = pct(run["cpu_times"], 99) * 1e6
         figures[f"mask_{kind}_forced_share"] = run["forced_steps"] / len(times)
     figures["bitmask_p50_us"] = pct(forced["bitmask_times"], 50) * 1e6
     figures["unpack_sample_p50_us"] = pct(sampled["unpack_times"], 50) * 1e6
@@ -124,7 +126,8 @@ def grammar_figures(name: str, tokenizer: Any, source: str, quick: bool, seed: i
             f"  mask per token, {what} ({figures[f'mask_{kind}_steps']} steps, "
             f"{figures[f'mask_{kind}_forced_share']:.0%} forced): p50 "
             f"{figures[f'mask_{kind}_p50_us']:.1f} us, p99 {figures[f'mask_{kind}_p99_us']:.1f} "
-            f"us, max {figures[f'mask_{kind}_max_us']:.0f} us"
+            f"us, max {figures[f'mask_{kind}_max_us']:.0f} us; in CPU time (no preemption) p99 "
+            f"{figures[f'mask_{kind}_cpu_p99_us']:.1f} us"
         )
     say(
         f"  p99 target <= {TARGET_MASK_P99_US:.0f} us: {verdict(figures['met_mask_p99'])}; "
