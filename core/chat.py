@@ -9,20 +9,49 @@ from __future__ import annotations
 
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
 from core.text import safe_text
-from grammars.turn import render_parts
+from grammars.turn import TurnFields, render, render_parts
 
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 """Bump when the text below changes: datasets record it, so that stale data can be told apart."""
 
-SYSTEM_PROMPT = """\
-You are a coding assistant working in a Jupyter kernel on the user's machine.
-Answer every request in turns. A turn is a thought, then either code to run or an answer:
-<thought>what you know, what you will do next and why</thought>
-<code>python code for the kernel (IPython: `!cmd` runs a shell command)</code>
-or, when the task is done or you need the user:
-<thought>...</thought>
-<answer>your reply to the user</answer>
-After each <code>, the user runs it and shows you its <result>. Take small steps and check them."""
+INTRODUCTION = "You are a coding assistant with a Python kernel (IPython) on the user's machine."
+
+EXAMPLES: tuple[tuple[str, TurnFields], ...] = (
+    (
+        "How many rows does sales.csv have?",
+        TurnFields(
+            "Counting rows needs the file, so I read it with pandas.",
+            code='import pandas as pd\nprint(len(pd.read_csv("sales.csv")))',
+        ),
+    ),
+    (
+        "What does len() give for a dict?",
+        TurnFields(
+            "A question about Python itself: I answer it directly.",
+            answer="The number of keys in the dict.",
+        ),
+    ),
+)
+"""Two short real turns, a task and a question: what a turn looks like, and no text to parrot."""
+
+RULES = """\
+Reply with one turn: a short <thought>, then <code> or <answer>.
+A request to do something (list, read, count, compute, plot, save, find) gets <code>: plain \
+Python, no markdown fences. The user runs it and shows you its <result>.
+A question you can answer from what you know gets <answer>: the answer in words, no code."""
+"""Last, where a small model heeds them most; measured with bench/quality.py."""
+
+
+def _system_prompt() -> str:
+    shown = [f"Example:\nuser: {message}\n{render(turn)}" for message, turn in EXAMPLES]
+    return "\n\n".join([INTRODUCTION, *shown, RULES])
+
+
+SYSTEM_PROMPT = _system_prompt()
+"""The system message of every chat, at inference and in training: who, two examples, the rules.
+
+The examples sit inside the system message rather than as earlier chat messages so that every
+chat, and every training row, keeps one assistant message per stored turn."""
 
 RESULT_BUDGET = 4000
 """Characters of output the model sees per result; the middle is cut beyond that."""

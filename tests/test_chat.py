@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
-from core.chat import SYSTEM_PROMPT, condensed_traceback, path_messages, result_text
+import re
+
+import pytest
+
+from core.chat import (
+    EXAMPLES,
+    SYSTEM_PROMPT,
+    condensed_traceback,
+    path_messages,
+    result_text,
+)
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
+from grammars.constraint import TurnConstraint
+from grammars.turn import parse, render
+
+# What the first system prompt held in place of real text; small models copied it verbatim.
+PLACEHOLDERS = (
+    "python code for the kernel",
+    "what you know, what you will do next and why",
+    "your reply to the user",
+    "<thought>...</thought>",
+    "...",
+)
 
 
 def node(i: int, body, parent=None) -> Event:
@@ -60,3 +81,50 @@ def test_long_tracebacks_are_condensed():
     }
     lines = condensed_traceback(error).splitlines()
     assert lines == ["[... 7 earlier frames ...]", "frame 7", "frame 8", "KeyError: 'x'"]
+
+
+def test_the_system_prompt_has_no_placeholder_text():
+    for phrase in PLACEHOLDERS:
+        assert phrase not in SYSTEM_PROMPT
+    # Every turn shown in the prompt is a whole, real example turn, not a template to fill in.
+    shown = re.findall(r"<thought>.*?</(?:code|answer)>", SYSTEM_PROMPT, re.S)
+    assert shown == [render(turn) for _, turn in EXAMPLES]
+
+
+def test_the_examples_are_a_code_turn_and_an_answer_turn():
+    code, answer = (turn for _, turn in EXAMPLES)
+    assert code.code is not None and compile(code.code, "<example>", "exec")
+    assert "```" not in code.code
+    assert answer.answer is not None and answer.answer.strip()
+    for message, turn in EXAMPLES:
+        assert f"user: {message}\n{render(turn)}" in SYSTEM_PROMPT
+        assert parse(render(turn)) == turn
+
+
+def test_the_system_prompt_says_when_to_answer_and_how_to_write_code():
+    rules = SYSTEM_PROMPT.lower()
+    assert "question" in rules and "gets <answer>" in rules
+    assert "gets <code>: plain python, no markdown fences" in rules
+
+
+@pytest.fixture(scope="module")
+def constraint(tiny):
+    return TurnConstraint(tiny[1])
+
+
+def test_the_example_turns_are_admitted_by_the_turn_grammar(constraint):
+    for _, turn in EXAMPLES:
+        admission = constraint.admit(render(turn))
+        assert admission.admitted, admission.reason
+
+
+def test_a_chat_starts_with_the_system_prompt_and_nothing_else():
+    # The examples live inside the system message: the first assistant message of a chat (and of
+    # a training row) is the session's own first turn.
+    path = [node(0, UserMessage("hi")), node(1, Turn("greet", answer="Hello."), "E0")]
+    messages = path_messages(path)
+    assert messages[:2] == [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": "hi"},
+    ]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant"]
