@@ -53,9 +53,26 @@ def base_model(model: str | None, demo: bool, build: bool = False) -> str:
     return default_model_id(detect_hardware())
 
 
-def app_adapter(args: argparse.Namespace) -> str | None:
-    """The folder for the app's `--adapter`, or None after printing why there is none."""
-    return adapter_folder(args.app_adapter, args.app_model, args.app_demo, data_home(args))
+def app_adapter(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """(the adapter folder for the app, or None; False after printing why it cannot start)."""
+    return choose_adapter(args.app_adapter, args.app_model, args.app_demo, data_home(args))
+
+
+def choose_adapter(
+    spec: str | None, model: str | None, demo: bool, home: Path
+) -> tuple[str | None, bool]:
+    """What the app and `ask` load: (folder or None, ok). Without `--adapter`, the newest run on
+    this base that won its evaluation (`registry.default_adapter`); `none`: no adapter; else
+    what `adapter_folder` finds. Not ok (after a one-line message) when that cannot be found."""
+    if spec is not None and spec.lower() == "none":
+        return None, True
+    if spec is None:
+        from training.registry import default_adapter
+
+        info = default_adapter(home, base_model(model, demo))
+        return (str(info.path) if info is not None else None), True
+    folder = adapter_folder(spec, model, demo, home)
+    return folder, folder is not None
 
 
 def adapter_folder(spec: str, model: str | None, demo: bool, home: Path) -> str | None:
@@ -70,6 +87,25 @@ def adapter_folder(spec: str, model: str | None, demo: bool, home: Path) -> str 
     except RegistryError as error:
         print(f"kyzel-tui: {error}", file=sys.stderr)
         return None
+
+
+def for_generation(loaded: Any) -> Any:
+    """The loaded model ready to generate: its adapter merged into the weights (no decode cost)
+    and, for a registered run, labelled with its measured gain (`registry.adapter_label`)."""
+    import dataclasses
+
+    from training import registry
+    from training.adopt import merged
+
+    if loaded.adapter is None:
+        return loaded
+    loaded = merged(loaded)
+    folder = Path(loaded.adapter).expanduser()
+    info = registry.read_run(folder)
+    if info is None:
+        return loaded
+    label = loaded.label.replace(f"adapter {folder.name}", registry.adapter_label(info))
+    return dataclasses.replace(loaded, label=label)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -147,8 +183,8 @@ def _train(args: argparse.Namespace) -> int:
         from training.build import dry_run, write
 
         _, tokenizer = load_tokenizer(model_id, progress=_progress)
-        folder = write(built, home / "datasets" / stamp, tokenizer)
-        print(dry_run(built, tokenizer))
+        folder = write(built, home / "datasets" / stamp, tokenizer, config.max_length)
+        print(dry_run(built, tokenizer, config.max_length))
         print(f"\ndatasets written to {folder}; nothing was trained (drop --dry-run to train)")
         return 0
     return _full_run(args, home, config, built, model_id, stamp)
@@ -158,7 +194,7 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
     from training import registry
     from training.build import write
     from training.evaluate import compare, evaluate
-    from training.plot import progress_callback, save_png, text_plot
+    from training.plot import progress_bar, save_png, text_plot
     from training.trainer import (
         add_lora,
         choose_backend,
@@ -167,11 +203,12 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
         train_preference,
         train_sft,
     )
+    from training.window import WindowStats
 
     backend = choose_backend(config)
     _progress(f"backend: {backend}; base model: {model_id}")
     trainable = load_for_training(model_id, config, backend, progress=_progress)
-    folder = write(built, home / "datasets" / stamp, trainable.tokenizer)
+    folder = write(built, home / "datasets" / stamp, trainable.tokenizer, config.max_length)
     counts = built.manifest["counts"]
     _progress(
         f"datasets in {folder}: "
@@ -188,6 +225,7 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
         before = evaluate(base, trainable.tokenizer, held, **measure)
     run_id = registry.new_run_id(home)
     work = registry.staging(home, run_id)
+    windows, bar = WindowStats(), progress_bar()
     try:
         model = add_lora(trainable, config)
         checkpoints = work / "checkpoints"
@@ -199,7 +237,8 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
                 built.rows["sft"]["eval"],
                 config,
                 checkpoints,
-                [progress_callback("sft")],
+                [bar],
+                windows,
             )
         ]
         if config.preference:
@@ -209,7 +248,8 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
                 built.rows,
                 config,
                 checkpoints,
-                [progress_callback("pref")],
+                [bar],
+                windows,
             )
             if pref_stage is not None:
                 stages.append(pref_stage)
@@ -241,13 +281,18 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
             "datasets": str(folder),
             "stages": [s.as_dict() for s in stages],
             "metrics": {"before": before.as_dict(), "after": after.as_dict()},
+            "windows": {k: v for k, v in vars(windows).items() if k != "notes"},
             "peak_rss_mib": _peak_rss_mib(),
             "peak_gpu_mib": _peak_gpu_mib() if trainable.device == "cuda" else None,
         }
+        won, why = registry.verdict(meta["metrics"])
+        meta["verdict"] = {"won": won, "why": why}
         final = registry.commit(home, run_id, meta)
     except BaseException:  # interrupted or failed: no half-written adapter is left behind
         registry.discard(home, run_id)
         raise
+    finally:
+        bar.close()
     print()
     print(plot)
     print()
@@ -255,11 +300,19 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
     print()
     print(compare(before, after))
     print()
+    print(windows.line(config.max_length))
     print(f"adapter {run_id} saved in {final} (loss curves: {final}/loss-*.png)")
     gpu = f", {meta['peak_gpu_mib']:.0f} MiB on the GPU" if meta["peak_gpu_mib"] else ""
     print(f"peak memory: {meta['peak_rss_mib']:.0f} MiB resident{gpu}")
     option = "--demo" if args.app_demo else f"--model {model_id}" if args.app_model else ""
-    print(f"use it: kyzel-tui {option + ' ' if option else ''}--adapter latest")
+    prefix = f"kyzel-tui {option + ' ' if option else ''}"
+    if won:
+        print(f"this run improved ({why}): {prefix.strip()} loads it from now on by default")
+    else:
+        print(
+            f"this run made things worse ({why}): it is kept, but never loaded by default; "
+            f"to try it anyway: {prefix}--adapter {run_id}"
+        )
     return 0
 
 
@@ -317,8 +370,16 @@ def adapters(args: argparse.Namespace) -> int:
         print(f"no adapters in {registry.adapters_dir(home)}: train one with `kyzel-tui --train`")
         return 0
     rows = []
+    defaults = {}  # base -> the run the app loads for it without --adapter
+    for info in runs:
+        if info.base_model not in defaults:
+            chosen = registry.default_adapter(home, info.base_model)
+            defaults[info.base_model] = chosen.run_id if chosen else None
     for info in runs:
         before, after = info.metrics.get("before", {}), info.metrics.get("after", {})
+        won = registry.verdict(info.metrics)[0]
+        used = "default" if defaults.get(info.base_model) == info.run_id else ""
+        gain = registry.loss_gain(info)
         stages = "+".join(s.get("stage", "?") for s in info.meta.get("stages", []))
         base = info.base_model
         label = "demo" if registry.same_base(base, demo_base()) else one_line(base, 40)
@@ -330,13 +391,22 @@ def adapters(args: argparse.Namespace) -> int:
                 stages,
                 before.get("loss"),
                 after.get("loss"),
+                f"{gain:+.0%}" if gain is not None else None,
+                before.get("preference_accuracy"),
                 after.get("preference_accuracy"),
+                before.get("format_share"),
                 after.get("format_share"),
+                ("won" if won else "worse") + (f", {used}" if used else ""),
             ]
         )
-    header = ["RUN", "CREATED", "BASE", "STAGES", "LOSS BEFORE", "AFTER", "PREF ACC", "FORMAT"]
+    header = ["RUN", "CREATED", "BASE", "STAGES", "LOSS BEFORE", "AFTER", "GAIN"]
+    header += ["PREF ACC BEFORE", "AFTER", "FORMAT BEFORE", "AFTER", "VERDICT"]
     print(table(header, rows))
-    print("\nload one: kyzel-tui --adapter RUN (or latest); remove one: adapters --delete RUN")
+    print(
+        "\nwithout --adapter the app loads the newest run that won for its model (marked "
+        "default);\nload another: kyzel-tui --adapter RUN; none: --adapter none; remove one: "
+        "adapters --delete RUN"
+    )
     return 0
 
 
@@ -351,10 +421,41 @@ def evaluate_adapter(args: argparse.Namespace) -> int:
         return 1
 
 
+def _held_rows(home: Path, folder: Path, refs: list[str] | None, config: Any) -> dict[str, Any]:
+    """The rows to evaluate on: with `--sessions`, exactly those sessions (stored ones or
+    curated examples), all of their rows; else the run's own held-out sessions (its manifest),
+    else the held-out side of today's split."""
+    from training.build import EXAMPLES, collect, make_rows
+
+    with Store.open(home) as store:
+        sources = collect(store, None, EXAMPLES if config.examples or refs else None)
+    if refs:
+        picked = []
+        for ref in refs:
+            found = [s for s in sources if s.info.id.upper().startswith(ref.upper())]
+            if len(found) != 1:
+                what = "no session" if not found else f"{len(found)} sessions"
+                raise TrainError(f"{what} match {ref!r}: `kyzel-tui sessions` lists them")
+            picked += [s for s in found if s not in picked]
+        ids = [s.info.id for s in picked]
+    else:
+        manifest = folder / "manifest.json"
+        ids = None
+        if manifest.is_file():
+            ids = json.loads(manifest.read_text()).get("sessions", {}).get("eval")
+        if ids is None:
+            rows = make_rows(sources, config.eval_share)
+            return {k: rows.rows[k]["eval"] for k in ("sft", "preference")} | {
+                "ids": rows.sessions["eval"]
+            }
+        picked = [s for s in sources if s.info.id in set(ids)]
+    rows = make_rows(picked, eval_share=0.0).rows  # all of them: they are the ones asked for
+    return {k: rows[k]["train"] for k in ("sft", "preference")} | {"ids": ids}
+
+
 def _evaluate_adapter(args: argparse.Namespace) -> int:
     from core.models import load_model
     from training import registry
-    from training.build import make_rows
     from training.evaluate import compare, evaluate
     from training.settings import load_config
 
@@ -367,18 +468,7 @@ def _evaluate_adapter(args: argparse.Namespace) -> int:
         base = registry.find(home, spec).base_model  # the adapter knows its own base
     folder = registry.resolve_adapter(home, spec, base, demo_base=demo_base())
     loaded = load_model(base, adapter=str(folder), progress=_progress)
-    manifest_file = folder / "manifest.json"
-    held_ids = None
-    if manifest_file.is_file():
-        held_ids = json.loads(manifest_file.read_text()).get("sessions", {}).get("eval")
-    sources = _collect(home, args.sessions, config.examples)
-    if held_ids is not None and not args.sessions:
-        sources = [s for s in sources if s.info.id in set(held_ids)]
-        rows = make_rows(sources, eval_share=0.0).rows  # all of them: they are the held-out ones
-        held = {k: rows[k]["train"] for k in ("sft", "preference")}
-    else:
-        rows = make_rows(sources, config.eval_share).rows
-        held = {k: rows[k]["eval"] for k in ("sft", "preference")}
+    held = _held_rows(home, folder, args.sessions, config)
     if not held["sft"] and not held["preference"]:
         raise TrainError("no held-out sessions to evaluate on (were they deleted or excluded?)")
     measure = {
@@ -391,8 +481,9 @@ def _evaluate_adapter(args: argparse.Namespace) -> int:
         before = evaluate(loaded.model, loaded.tokenizer, held, **measure)
     _progress("evaluating with the adapter")
     after = evaluate(loaded.model, loaded.tokenizer, held, **measure)
-    print(compare(before, after))
     record = {"at": time.time(), "before": before.as_dict(), "after": after.as_dict()}
+    record["sessions"] = held["ids"]
+    print(json.dumps(record) if args.json else compare(before, after))
     if (folder / registry.RUN_FILE).is_file():
         with (folder / "evaluations.jsonl").open("a", encoding="utf-8") as out:
             out.write(json.dumps(record) + "\n")
