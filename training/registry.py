@@ -231,7 +231,7 @@ def verdict(metrics: dict[str, Any]) -> tuple[bool, str]:
     loss_before, loss_after = before.get("loss"), after.get("loss")
     if loss_before is None or loss_after is None:
         return False, "no held-out loss was measured, so no gain is known"
-    if loss_after >= loss_before:
+    if not loss_after < loss_before:  # NaN (a run that diverged) is no gain either
         return False, f"held-out loss went from {loss_before:.3f} to {loss_after:.3f}"
     share_before, share_after = before.get("format_share"), after.get("format_share")
     if share_before is not None and share_after is not None and share_after < share_before:
