@@ -125,7 +125,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--lora-r", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=2048)
     parser.add_argument("--prompts", type=Path, default=PROMPTS, help="the fixed prompts (JSON)")
-    parser.add_argument("--quality-limit", type=int, default=0, help="only the first N prompts")
+    parser.add_argument("--quality-limit", type=int, default=0, help="N prompts, evenly spread")
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("--eval-prompts", type=int, default=8, help="held-out format prompts")
     return parser.parse_args()
@@ -177,7 +177,9 @@ def main() -> None:
     prompts = []
     if args.prompts.is_file():
         prompts = json.loads(args.prompts.read_text(encoding="utf-8"))["prompts"]
-        prompts = prompts[: args.quality_limit] if args.quality_limit else prompts
+        if args.quality_limit and args.quality_limit < len(prompts):  # evenly spread: both kinds
+            step = len(prompts) / args.quality_limit
+            prompts = [prompts[int(i * step)] for i in range(args.quality_limit)]
     else:
         say(f"no fixed prompts at {args.prompts}: the quality part is skipped")
     say("evaluating the base model")

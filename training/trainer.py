@@ -68,6 +68,9 @@ def load_for_training(
     model_id: str, config: TrainConfig, backend: str, progress: Any = None
 ) -> Trainable:
     """The base model (not yet with a LoRA) and its tokenizer, ready to train."""
+    from training.memory import release_freed_memory
+
+    release_freed_memory()  # before the first big tensor: see training.memory
     if backend == "unsloth":
         # Imported before trl and peft touch the model: Unsloth patches them on import.
         from unsloth import FastLanguageModel
