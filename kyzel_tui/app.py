@@ -92,6 +92,9 @@ class KyzelApp(App):
                     precision=self.config.precision,
                     progress=progress,
                 )
+                from kyzel_tui.train_commands import for_generation
+
+                model = for_generation(model)  # the adapter merged: it costs no decode speed
         except ModelLoadError as error:
             self.main.post_message(ModelFailed(str(error)))
             return

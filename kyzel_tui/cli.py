@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--adapter",
         dest="app_adapter",
         metavar="RUN|PATH",
-        help="a LoRA adapter: latest (the newest for this model), a run id, or a folder",
+        help="a LoRA adapter: latest (the newest for this model), a run id, a folder, or none "
+        "(default: the newest one that improved its held-out figures)",
     )
     where = app.add_mutually_exclusive_group()
     where.add_argument(
@@ -153,7 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="generate one turn for PROMPT, headless, and print it")
     ask.add_argument("prompt", metavar="PROMPT", help="the request, as typed in the app")
     _add_model_options(ask)
-    ask.add_argument("--adapter", metavar="PATH", help="a LoRA adapter to load on the model")
+    ask.add_argument(
+        "--adapter",
+        metavar="RUN|PATH",
+        help="latest, a run id, a folder, or none (default: the newest that improved)",
+    )
     ask.add_argument(
         "--max-new-tokens",
         type=int,
@@ -198,8 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_options(evaluate, what="the adapter was trained on (default: the adapter's own)")
     evaluate.add_argument(
-        "--sessions", nargs="+", metavar="ID", help="evaluate on these sessions instead"
+        "--sessions",
+        nargs="+",
+        metavar="ID",
+        help="evaluate on exactly these sessions (stored or example), all of them",
     )
+    evaluate.add_argument("--json", action="store_true", help="one JSON object: before and after")
     evaluate.add_argument(
         "--set", dest="train_set", action="append", metavar="KEY=VALUE", help="a [train] setting"
     )
@@ -386,14 +395,13 @@ def _run_app(args: argparse.Namespace, probe) -> int:
     from kyzel_tui.app import make_app
     from kyzel_tui.config import AppConfig
 
-    adapter = args.app_adapter
-    if adapter is not None:
-        # "latest" and run ids name registry folders: resolved (and checked) before the app starts.
-        from kyzel_tui.train_commands import app_adapter
+    # "latest" and run ids name registry folders: resolved (and checked) before the app starts;
+    # without --adapter, the newest adapter that won its evaluation; --adapter none: none.
+    from kyzel_tui.train_commands import app_adapter
 
-        adapter = app_adapter(args)
-        if adapter is None:
-            return 1
+    adapter, ok = app_adapter(args)
+    if not ok:
+        return 1
     config = AppConfig(
         home=args.home,
         model=args.app_model,

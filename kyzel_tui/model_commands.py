@@ -24,14 +24,11 @@ def ask(args: argparse.Namespace) -> int:
     from core.generate import Sampling, start_generation
     from core.models import ModelLoadError, load_or_explain
     from grammars.constraint import constraint_for
+    from kyzel_tui.train_commands import choose_adapter, data_home, for_generation
 
-    adapter = args.adapter
-    if adapter is not None:
-        from kyzel_tui.train_commands import adapter_folder, data_home
-
-        adapter = adapter_folder(adapter, args.model, args.demo, data_home(args))
-        if adapter is None:
-            return 1
+    adapter, ok = choose_adapter(args.adapter, args.model, args.demo, data_home(args))
+    if not ok:
+        return 1
     try:
         loaded = load_or_explain(
             args.model,
@@ -40,6 +37,7 @@ def ask(args: argparse.Namespace) -> int:
             precision=args.precision,
             progress=_progress,
         )
+        loaded = for_generation(loaded)
     except ModelLoadError as error:
         hint = "" if args.demo or "--demo" in str(error) else " (or run with --demo)"
         print(f"kyzel-tui: {error}{hint}", file=sys.stderr)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from core.store import Store, StoreError, default_home
-from core.text import one_line
 from training.registry import RegistryError
 from training.settings import TrainError
 
@@ -57,9 +56,28 @@ def base_model(model: str | None, demo: bool | str | None, build: bool = False) 
     return default_model_id(detect_hardware())
 
 
-def app_adapter(args: argparse.Namespace) -> str | None:
-    """The folder for the app's `--adapter`, or None after printing why there is none."""
-    return adapter_folder(args.app_adapter, args.app_model, args.app_demo, data_home(args))
+def app_adapter(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """(the adapter folder for the app, or None; False after printing why it cannot start)."""
+    return choose_adapter(args.app_adapter, args.app_model, args.app_demo, data_home(args))
+
+
+def choose_adapter(
+    spec: str | None, model: str | None, demo: bool, home: Path
+) -> tuple[str | None, bool]:
+    """What the app and `ask` load: (folder or None, ok). Without `--adapter`, the newest run on
+    this base that won its evaluation (`registry.default_adapter`); `none`: no adapter; else
+    what `adapter_folder` finds. Not ok (after a one-line message) when that cannot be found."""
+    if spec is not None and spec.lower() == "none":
+        return None, True
+    if spec is None:
+        from training.registry import default_adapter, list_adapters
+
+        if not list_adapters(home):  # nothing trained yet: no need to work out the base model
+            return None, True
+        info = default_adapter(home, base_model(model, demo))
+        return (str(info.path) if info is not None else None), True
+    folder = adapter_folder(spec, model, demo, home)
+    return folder, folder is not None
 
 
 def adapter_folder(spec: str, model: str | None, demo: bool | str | None, home: Path) -> str | None:
@@ -74,6 +92,25 @@ def adapter_folder(spec: str, model: str | None, demo: bool | str | None, home: 
     except RegistryError as error:
         print(f"kyzel-tui: {error}", file=sys.stderr)
         return None
+
+
+def for_generation(loaded: Any) -> Any:
+    """The loaded model ready to generate: its adapter merged into the weights (no decode cost)
+    and, for a registered run, labelled with its measured gain (`registry.adapter_label`)."""
+    import dataclasses
+
+    from training import registry
+    from training.adopt import merged
+
+    if loaded.adapter is None:
+        return loaded
+    loaded = merged(loaded)
+    folder = Path(loaded.adapter).expanduser()
+    info = registry.read_run(folder)
+    if info is None:
+        return loaded
+    label = loaded.label.replace(f"adapter {folder.name}", registry.adapter_label(info))
+    return dataclasses.replace(loaded, label=label)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -151,8 +188,8 @@ def _train(args: argparse.Namespace) -> int:
         from training.build import dry_run, write
 
         _, tokenizer = load_tokenizer(model_id, progress=_progress)
-        folder = write(built, home / "datasets" / stamp, tokenizer)
-        print(dry_run(built, tokenizer))
+        folder = write(built, home / "datasets" / stamp, tokenizer, config.max_length)
+        print(dry_run(built, tokenizer, config.max_length))
         print(f"\ndatasets written to {folder}; nothing was trained (drop --dry-run to train)")
         return 0
     return _full_run(args, home, config, built, model_id, stamp)
@@ -162,7 +199,7 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
     from training import registry
     from training.build import write
     from training.evaluate import compare, evaluate
-    from training.plot import progress_callback, save_png, text_plot
+    from training.plot import progress_bar, save_png, text_plot
     from training.trainer import (
         add_lora,
         choose_backend,
@@ -171,11 +208,12 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
         train_preference,
         train_sft,
     )
+    from training.window import WindowStats
 
     backend = choose_backend(config)
     _progress(f"backend: {backend}; base model: {model_id}")
     trainable = load_for_training(model_id, config, backend, progress=_progress)
-    folder = write(built, home / "datasets" / stamp, trainable.tokenizer)
+    folder = write(built, home / "datasets" / stamp, trainable.tokenizer, config.max_length)
     counts = built.manifest["counts"]
     _progress(
         f"datasets in {folder}: "
@@ -192,6 +230,7 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
         before = evaluate(base, trainable.tokenizer, held, **measure)
     run_id = registry.new_run_id(home)
     work = registry.staging(home, run_id)
+    windows, bar = WindowStats(), progress_bar()
     try:
         model = add_lora(trainable, config)
         checkpoints = work / "checkpoints"
@@ -203,7 +242,8 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
                 built.rows["sft"]["eval"],
                 config,
                 checkpoints,
-                [progress_callback("sft")],
+                [bar],
+                windows,
             )
         ]
         if config.preference:
@@ -213,7 +253,8 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
                 built.rows,
                 config,
                 checkpoints,
-                [progress_callback("pref")],
+                [bar],
+                windows,
             )
             if pref_stage is not None:
                 stages.append(pref_stage)
@@ -245,27 +286,57 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
             "datasets": str(folder),
             "stages": [s.as_dict() for s in stages],
             "metrics": {"before": before.as_dict(), "after": after.as_dict()},
+            "windows": {k: v for k, v in vars(windows).items() if k != "notes"},
             "peak_rss_mib": _peak_rss_mib(),
             "peak_gpu_mib": _peak_gpu_mib() if trainable.device == "cuda" else None,
         }
+        won, why = registry.verdict(meta["metrics"])
+        meta["verdict"] = {"won": won, "why": why}
         final = registry.commit(home, run_id, meta)
     except BaseException:  # interrupted or failed: no half-written adapter is left behind
         registry.discard(home, run_id)
         raise
+    finally:
+        bar.close()
     print()
     print(plot)
     print()
     print(_stage_table(stages))
+    print(_speed_line(stages, model))
     print()
     print(compare(before, after))
     print()
+    print(windows.line(config.max_length))
     print(f"adapter {run_id} saved in {final} (loss curves: {final}/loss-*.png)")
     gpu = f", {meta['peak_gpu_mib']:.0f} MiB on the GPU" if meta["peak_gpu_mib"] else ""
     print(f"peak memory: {meta['peak_rss_mib']:.0f} MiB resident{gpu}")
     demo = "--demo random" if args.app_demo == "random" else "--demo"
     option = demo if args.app_demo else f"--model {model_id}" if args.app_model else ""
-    print(f"use it: kyzel-tui {option + ' ' if option else ''}--adapter latest")
+    prefix = f"kyzel-tui {option + ' ' if option else ''}"
+    if won:
+        print(f"this run improved ({why}): {prefix.strip()} loads it from now on by default")
+    else:
+        print(
+            f"this run made things worse ({why}): it is kept, but never loaded by default; "
+            f"to try it anyway: {prefix}--adapter {run_id}"
+        )
     return 0
+
+
+def _speed_line(stages: list[Any], model: Any) -> str:
+    """Training tokens/s beside this machine's rough limit for the model (6 × parameters FLOPs
+    a token at the measured matmul speed)."""
+    from training.loop import machine_flops, rough_limit
+
+    seconds = sum(s.seconds for s in stages)
+    speed = sum(s.tokens for s in stages) / seconds if seconds else 0.0
+    params = sum(p.numel() for p in model.parameters())
+    flops = machine_flops()
+    return (
+        f"training: {speed:,.0f} tokens/s; this machine's rough limit for {params / 1e6:,.0f}M "
+        f"parameters is {rough_limit(params, flops):,.0f} tokens/s ({flops / 1e9:,.0f} GFLOP/s "
+        "measured, 6 FLOPs a parameter a token; checkpointing adds a forward pass)"
+    )
 
 
 def _peak_rss_mib() -> float:
@@ -300,105 +371,14 @@ def _stage_table(stages: list[Any]) -> str:
 
 
 def adapters(args: argparse.Namespace) -> int:
-    """`kyzel-tui adapters [--delete ID] [--json]`."""
-    from training import registry
-    from training.plot import table
+    """`kyzel-tui adapters`: see `kyzel_tui.adapter_commands`."""
+    from kyzel_tui import adapter_commands
 
-    home = data_home(args)
-    if args.delete:
-        try:
-            info = registry.delete_adapter(home, args.delete)
-        except RegistryError as error:
-            print(f"kyzel-tui: {error}", file=sys.stderr)
-            return 1
-        print(f"deleted adapter {info.run_id} ({info.path})")
-        return 0
-    runs = registry.list_adapters(home)
-    if args.json:
-        for info in runs:
-            print(json.dumps({"path": str(info.path), **info.meta}, ensure_ascii=False))
-        return 0
-    if not runs:
-        print(f"no adapters in {registry.adapters_dir(home)}: train one with `kyzel-tui --train`")
-        return 0
-    rows = []
-    for info in runs:
-        before, after = info.metrics.get("before", {}), info.metrics.get("after", {})
-        stages = "+".join(s.get("stage", "?") for s in info.meta.get("stages", []))
-        base = info.base_model
-        label = "demo" if registry.same_base(base, demo_base()) else one_line(base, 40)
-        rows.append(
-            [
-                info.run_id,
-                time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created)),
-                label,
-                stages,
-                before.get("loss"),
-                after.get("loss"),
-                after.get("preference_accuracy"),
-                after.get("format_share"),
-            ]
-        )
-    header = ["RUN", "CREATED", "BASE", "STAGES", "LOSS BEFORE", "AFTER", "PREF ACC", "FORMAT"]
-    print(table(header, rows))
-    print("\nload one: kyzel-tui --adapter RUN (or latest); remove one: adapters --delete RUN")
-    return 0
+    return adapter_commands.adapters(args)
 
 
 def evaluate_adapter(args: argparse.Namespace) -> int:
-    """`kyzel-tui eval --adapter X [--demo | --model M]`: the held-out figures, before and after."""
-    from core.models import ModelLoadError
+    """`kyzel-tui eval`: see `kyzel_tui.adapter_commands`."""
+    from kyzel_tui import adapter_commands
 
-    try:
-        return _evaluate_adapter(args)
-    except (TrainError, StoreError, RegistryError, ModelLoadError) as error:
-        print(f"kyzel-tui: {error}", file=sys.stderr)
-        return 1
-
-
-def _evaluate_adapter(args: argparse.Namespace) -> int:
-    from core.models import load_model
-    from training import registry
-    from training.build import make_rows
-    from training.evaluate import compare, evaluate
-    from training.settings import load_config
-
-    home = data_home(args)
-    config = load_config(home, _overrides(args))
-    spec = args.adapter
-    if args.demo or args.model or spec == "latest" or Path(spec).expanduser().is_dir():
-        base = base_model(args.model, args.demo, build=True)
-    else:
-        base = registry.find(home, spec).base_model  # the adapter knows its own base
-    folder = registry.resolve_adapter(home, spec, base, demo_base=demo_base())
-    loaded = load_model(base, adapter=str(folder), progress=_progress)
-    manifest_file = folder / "manifest.json"
-    held_ids = None
-    if manifest_file.is_file():
-        held_ids = json.loads(manifest_file.read_text()).get("sessions", {}).get("eval")
-    sources = _collect(home, args.sessions, config.examples)
-    if held_ids is not None and not args.sessions:
-        sources = [s for s in sources if s.info.id in set(held_ids)]
-        rows = make_rows(sources, eval_share=0.0).rows  # all of them: they are the held-out ones
-        held = {k: rows[k]["train"] for k in ("sft", "preference")}
-    else:
-        rows = make_rows(sources, config.eval_share).rows
-        held = {k: rows[k]["eval"] for k in ("sft", "preference")}
-    if not held["sft"] and not held["preference"]:
-        raise TrainError("no held-out sessions to evaluate on (were they deleted or excluded?)")
-    measure = {
-        "max_length": config.max_length,
-        "prompts": config.eval_prompts,
-        "max_new_tokens": config.eval_max_new_tokens,
-    }
-    _progress("evaluating without the adapter")
-    with loaded.model.disable_adapter():
-        before = evaluate(loaded.model, loaded.tokenizer, held, **measure)
-    _progress("evaluating with the adapter")
-    after = evaluate(loaded.model, loaded.tokenizer, held, **measure)
-    print(compare(before, after))
-    record = {"at": time.time(), "before": before.as_dict(), "after": after.as_dict()}
-    if (folder / registry.RUN_FILE).is_file():
-        with (folder / "evaluations.jsonl").open("a", encoding="utf-8") as out:
-            out.write(json.dumps(record) + "\n")
-    return 0
+    return adapter_commands.evaluate_adapter(args)

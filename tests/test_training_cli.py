@@ -85,7 +85,7 @@ def test_train_demo_end_to_end_registers_an_adapter_the_app_can_load(
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "UNSLOTH-ABSENT" in out and not marker.exists()  # installed, yet never imported
-    assert "held-out figure" in out and "SFT loss" in out and "--adapter latest" in out
+    assert "held-out figure" in out and "SFT loss" in out and "by default" in out
     assert "sft" in done.stderr and "loss" in done.stderr  # the progress line
 
     (run,) = list_adapters(home)

@@ -87,7 +87,7 @@ def test_sft_lowers_the_loss_and_the_saved_adapter_gives_the_same_logits(tiny_fo
 
     rows = short_rows()
     config = TrainConfig(
-        lr=5e-3, max_steps=24, batch_size=4, grad_accum=1, warmup=0.0, lora_r=8, patience=0
+        lr=5e-3, epochs=12, batch_size=4, grad_accum=1, warmup=0.0, lora_r=8, patience=0
     )
     trainable = load_for_training(tiny_folder, config, "peft")
     tokenizer = trainable.tokenizer
@@ -116,7 +116,7 @@ def test_dpo_moves_the_margin_towards_the_chosen_turn(tiny_folder, tmp_path, swa
     import torch
 
     config = TrainConfig(
-        pref_lr=5e-3, max_steps=8, batch_size=4, grad_accum=1, warmup=0.0, lora_r=8, patience=0
+        pref_lr=5e-3, pref_epochs=8, batch_size=4, grad_accum=1, warmup=0.0, lora_r=8, patience=0
     )
     trainable = load_for_training(tiny_folder, config, "peft")
     model = add_lora(trainable, config)

@@ -1,8 +1,9 @@
 """Building the training data: collect sessions, make rows, split by session, write them out.
 
 Sessions come from the store (all, or chosen ones) and from the curated XML files in
-`data/sessions/`. The output folder holds, for each kind (sft, preference, kto) and each split
-(train, eval), a Hugging Face `datasets` folder and a JSONL file, plus `manifest.json`: counts,
+`data/sessions/`; they are split by groups of near-duplicate sessions (`training.split`). The
+output folder holds, for each kind (sft, preference, kto) and each split (train, eval), a
+Hugging Face `datasets` folder and a JSONL file, plus `manifest.json`: counts,
 sessions on each side, file hashes and the rendering's version, so that an adapter can say
 exactly what it was trained on. The folder is written under a hidden temporary name and renamed
 into place when complete (a full disk leaves nothing half-written), private to the user: 0700
@@ -26,9 +27,9 @@ from training.datasets import (
     manifest_fields,
     render_with_mask,
     session_rows,
-    split_sessions,
 )
 from training.registry import make_private, private_folder
+from training.split import split_groups
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "sessions"
 KINDS = ("sft", "preference", "kto")
@@ -78,8 +79,8 @@ class Built:
 
 def make_rows(sources: list[Source], eval_share: float = 0.2) -> Built:
     per_session: dict[str, SessionRows] = {s.info.id: session_rows(s.info, s.tree) for s in sources}
-    useful = [sid for sid, r in per_session.items() if r.sft or r.preference or r.kto]
-    train, held = split_sessions(useful, eval_share)
+    useful = {sid: r for sid, r in per_session.items() if r.sft or r.preference or r.kto}
+    train, held, group_count = split_groups(useful, eval_share)
     rows: dict[str, dict[str, list[dict[str, Any]]]] = {k: {"train": [], "eval": []} for k in KINDS}
     for split, ids in (("train", train), ("eval", held)):
         for session_id in ids:
@@ -91,16 +92,21 @@ def make_rows(sources: list[Source], eval_share: float = 0.2) -> Built:
         **manifest_fields(),
         "created": time.time(),
         "sessions": {"train": train, "eval": held},
+        "groups": group_count,
         "origins": {s.info.id: s.origin for s in sources if s.info.id in useful},
         "counts": {k: {split: len(v) for split, v in rows[k].items()} for k in KINDS},
     }
     return Built(rows, manifest, sessions={"train": train, "eval": held})
 
 
-def tokenize_sft(tokenizer: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows as token ids with their loss mask (TRL's `assistant_masks`)."""
+def tokenize_sft(
+    tokenizer: Any, rows: list[dict[str, Any]], max_length: int = 2048
+) -> list[dict[str, Any]]:
+    """Rows as token ids with their loss mask, windowed to `max_length` (`training.window`)."""
+    from training.window import WindowStats, window_rows
+
     out = []
-    for row in rows:
+    for row in window_rows(tokenizer, rows, "sft", max_length, WindowStats()):
         ids, mask = render_with_mask(tokenizer, row["messages"], row["trainable"])
         out.append({"input_ids": ids, "assistant_masks": mask, "session_id": row["session_id"]})
     return out
@@ -110,7 +116,7 @@ def _hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write(built: Built, folder: Path, tokenizer: Any | None = None) -> Path:
+def write(built: Built, folder: Path, tokenizer: Any | None = None, max_length: int = 2048) -> Path:
     """Write every kind and split as JSONL and as a `datasets` folder, then the manifest; all
     of it or, on any failure, nothing. Returns the folder (`folder`, or `folder-2`... if taken)."""
     from training.settings import TrainError
@@ -124,7 +130,7 @@ def write(built: Built, folder: Path, tokenizer: Any | None = None) -> Path:
     try:
         private_folder(folder.parent)
         private_folder(staging)
-        _write_into(built, staging, tokenizer)
+        _write_into(built, staging, tokenizer, max_length)
         make_private(staging)
         staging.replace(folder)
     except BaseException as error:
@@ -139,7 +145,7 @@ def write(built: Built, folder: Path, tokenizer: Any | None = None) -> Path:
     return folder
 
 
-def _write_into(built: Built, folder: Path, tokenizer: Any | None) -> None:
+def _write_into(built: Built, folder: Path, tokenizer: Any | None, max_length: int) -> None:
     from datasets import Dataset
 
     hashes = {}
@@ -150,7 +156,8 @@ def _write_into(built: Built, folder: Path, tokenizer: Any | None) -> None:
                 "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
             )
             hashes[jsonl.name] = _hash(jsonl)
-            records = tokenize_sft(tokenizer, rows) if kind == "sft" and tokenizer else rows
+            tokenize = kind == "sft" and tokenizer
+            records = tokenize_sft(tokenizer, rows, max_length) if tokenize else rows
             if records:
                 Dataset.from_list(_flat(records)).save_to_disk(str(folder / kind / split))
     built.manifest["files"] = hashes
@@ -172,19 +179,28 @@ def _flat(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def dry_run(built: Built, tokenizer: Any | None) -> str:
-    """Counts and one sample of each kind, the loss mask made visible."""
+def dry_run(built: Built, tokenizer: Any | None, max_length: int = 2048) -> str:
+    """Counts, how many rows the context makes into windows, and one sample of each kind, the
+    loss mask made visible."""
     from training.datasets import show_mask
+    from training.window import WindowStats, window_rows
 
     counts = built.manifest["counts"]
     lines = [
         f"sessions: {len(built.sessions['train'])} for training, "
-        f"{len(built.sessions['eval'])} held out for evaluation",
+        f"{len(built.sessions['eval'])} held out for evaluation "
+        f"({built.manifest.get('groups', '?')} groups of near-duplicates, each on one side)",
     ]
     for kind in KINDS:
         lines.append(
             f"{kind}: {counts[kind]['train']} train rows, {counts[kind]['eval']} eval rows"
         )
+    if tokenizer is not None:
+        for kind in KINDS:
+            stats = WindowStats()
+            for split in ("train", "eval"):
+                window_rows(tokenizer, built.rows[kind][split], kind, max_length, stats)
+            lines.append(f"context, {kind}: {stats.line(max_length)}")
     sft = built.rows["sft"]["train"] or built.rows["sft"]["eval"]
     if sft and tokenizer is not None:
         ids, mask = render_with_mask(tokenizer, sft[0]["messages"], sft[0]["trainable"])

@@ -2,7 +2,7 @@
 
 Three figures, each on rows that training never saw (the eval split, by session):
 - loss on the good assistant turns, masked exactly as in training (`render_with_mask`), averaged
-  over those tokens;
+  over those tokens; chats longer than the context are scored in the same windows as training;
 - preference accuracy: the share of pairs where the summed log-probability of the chosen turn's
   tokens (end-of-turn token included) beats the rejected one's, and the mean margin;
 - format share: the share of held-out prompts for which the model, decoding greedily without the
@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from training.datasets import render_with_mask
+from training.loss import token_logprobs
+from training.window import WindowStats, window_rows
 
 
 @dataclass
@@ -38,30 +40,19 @@ class EvalReport:
         return asdict(self)
 
 
-def _scores(model: Any, ids: list[int], mask: list[int], max_length: int) -> Any:
-    """Log-probabilities of the masked tokens of one sequence (a 1-D tensor)."""
-    import torch
-
-    ids, mask = ids[:max_length], mask[:max_length]
-    device = next(model.parameters()).device
-    tensor = torch.tensor([ids], device=device)
-    logits = model(input_ids=tensor, attention_mask=torch.ones_like(tensor)).logits[0, :-1]
-    wanted = torch.tensor(mask[1:], device=device, dtype=torch.bool)
-    # Only the trained positions go through log_softmax: a long chat times a big vocabulary
-    # would not fit in memory otherwise.
-    picked = logits[wanted].float().log_softmax(-1)
-    targets = tensor[0, 1:][wanted]
-    return picked.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-
-
 def masked_loss(
-    model: Any, tokenizer: Any, rows: list[dict[str, Any]], max_length: int = 2048
+    model: Any,
+    tokenizer: Any,
+    rows: list[dict[str, Any]],
+    max_length: int = 2048,
+    stats: WindowStats | None = None,
 ) -> tuple[float | None, int]:
-    """(mean NLL per trained token, number of trained tokens) over SFT rows."""
+    """(mean NLL per trained token, number of trained tokens) over SFT rows; a row longer than
+    `max_length` is scored in windows (`training.window`), every kept turn once."""
     total, count = 0.0, 0
-    for row in rows:
+    for row in window_rows(tokenizer, rows, "sft", max_length, stats or WindowStats()):
         ids, mask = render_with_mask(tokenizer, row["messages"], row["trainable"])
-        scores = _scores(model, ids, mask, max_length)
+        scores = token_logprobs(model, ids, mask)
         total -= float(scores.sum())
         count += int(scores.numel())
     return (total / count if count else None), count
@@ -77,13 +68,14 @@ def completion_logprob(
     """Summed log p of an assistant turn's tokens (its end-of-turn included) after `prompt`."""
     messages = [*prompt, {"role": "assistant", "content": completion}]
     ids, mask = render_with_mask(tokenizer, messages, [False] * len(prompt) + [True])
-    return float(_scores(model, ids, mask, max_length).sum())
+    return float(token_logprobs(model, ids, mask).sum())
 
 
 def preference_margins(
     model: Any, tokenizer: Any, rows: list[dict[str, Any]], max_length: int = 2048
 ) -> list[float]:
-    """log p(chosen) - log p(rejected) for each pair."""
+    """log p(chosen) - log p(rejected) for each pair (prompts windowed to `max_length`)."""
+    rows = window_rows(tokenizer, rows, "preference", max_length, WindowStats())
     return [
         completion_logprob(model, tokenizer, r["prompt"], r["chosen"], max_length)
         - completion_logprob(model, tokenizer, r["prompt"], r["rejected"], max_length)

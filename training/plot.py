@@ -1,8 +1,8 @@
 """What a person sees of a training run: the progress line, the loss curve and the summary tables.
 
-`progress_callback` makes a transformers `TrainerCallback` that keeps one compact line up to date
-(stage, step, epoch, loss, eval loss, speed, time left): redrawn in place on a terminal, printed
-every few steps into a log file or a pipe. `text_plot` draws loss curves with characters, for the
+`progress_bar` makes a callback for the training loop's ticks: a rich progress bar per stage
+(step, loss, eval loss, speed, time left) on a terminal, a compact line every tenth of a stage
+into a log file or a pipe. `text_plot` draws loss curves with characters, for the
 terminal and for SSH; `save_png` draws them with matplotlib (Agg: no display needed). `table`
 lines up columns. This module computes nothing about the model; it only shows numbers.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,61 +25,78 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h"
 
 
-def progress_callback(stage: str, stream: TextIO | None = None) -> Any:
-    """A TrainerCallback drawing `stage`'s progress on `stream` (default: standard error)."""
-    from transformers import TrainerCallback
-
+def progress_bar(stream: TextIO | None = None) -> Any:
+    """A callback for `training.loop.Tick`s: a rich progress bar per stage (step, loss, eval
+    loss, tokens/s, time left) on a terminal; off one (a log, a pipe) a `progress_line` every
+    tenth of a stage. Call `.close()` when training ends or fails."""
     out = stream or sys.stderr
     live = hasattr(out, "isatty") and out.isatty()
 
-    class Progress(TrainerCallback):
+    class Bar:
         def __init__(self) -> None:
-            self.started = 0.0
-            self.loss: float | None = None
-            self.eval_loss: float | None = None
-            self.width = 0
-            self.shown = -1  # the step of the last line written (off a terminal)
+            self.progress: Any = None
+            self.tasks: dict[str, Any] = {}
+            self.shown: dict[str, int] = {}
 
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.started = time.perf_counter()
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            logs = logs or {}
-            if "loss" in logs:
-                self.loss = float(logs["loss"])
-            if "eval_loss" in logs:
-                self.eval_loss = float(logs["eval_loss"])
-            step, total = state.global_step, max(state.max_steps, 1)
-            due = step != self.shown and (step % max(1, total // 10) == 0 or step == total)
-            if live or due or "eval_loss" in logs:
-                self._draw(state)
-
-        def on_train_end(self, args, state, control, **kwargs):
+        def __call__(self, tick: Any) -> None:
             if live:
-                self._draw(state)
-                out.write("\n")
-                out.flush()
-
-        def _draw(self, state) -> None:
-            line = progress_line(
-                stage,
-                state.global_step,
-                state.max_steps,
-                state.epoch or 0.0,
-                self.loss,
-                self.eval_loss,
-                time.perf_counter() - self.started,
-                int(getattr(state, "num_input_tokens_seen", 0) or 0),
-            )
-            if live:
-                out.write("\r" + line.ljust(self.width))
-                self.width = len(line)
+                self._rich(tick)
             else:
-                out.write(line + "\n")
-                self.shown = state.global_step
-            out.flush()
+                due = max(1, tick.total // 10)
+                if tick.done or tick.step % due == 0 and self.shown.get(tick.stage) != tick.step:
+                    self.shown[tick.stage] = tick.step
+                    line = progress_line(
+                        tick.stage,
+                        tick.step,
+                        tick.total,
+                        0.0,
+                        tick.loss,
+                        tick.eval_loss,
+                        tick.seconds,
+                        tick.tokens,
+                    )
+                    out.write(line + "\n")
+                    out.flush()
 
-    return Progress()
+        def _rich(self, tick: Any) -> None:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            if self.progress is None:
+                self.progress = Progress(
+                    TextColumn("{task.description:4}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[figures]}"),
+                    TimeRemainingColumn(),
+                    console=Console(file=out),
+                    transient=False,
+                )
+                self.progress.start()
+            if tick.stage not in self.tasks:
+                self.tasks[tick.stage] = self.progress.add_task(
+                    tick.stage, total=tick.total, figures=""
+                )
+            figures = "" if tick.loss is None else f"loss {tick.loss:.3f}"
+            if tick.eval_loss is not None:
+                figures += f"  eval {tick.eval_loss:.3f}"
+            if tick.seconds:
+                figures += f"  {tick.tokens / tick.seconds:,.0f} tok/s"
+            task = self.tasks[tick.stage]
+            self.progress.update(task, completed=tick.step, total=tick.total, figures=figures)
+
+        def close(self) -> None:
+            if self.progress is not None:
+                self.progress.stop()
+                self.progress = None
+
+    return Bar()
 
 
 def progress_line(

@@ -10,8 +10,11 @@ whatever the umask (`make_private`, also used for the datasets).
 
 `resolve_adapter(home, spec, base)` turns what the user typed after `--adapter` ("latest", a run
 id or a unique prefix of one, or a folder) into a folder, refusing a registered adapter that was
-trained on another base model with a message that says which base to use. It knows nothing of
-training or of loading models; only the folders and their JSON.
+trained on another base model with a message that says which base to use. `default_adapter`
+picks what the app loads when not told: the newest run on the base whose evaluation `verdict`
+says it won (held-out masked loss lower, well-formed share not lower); `adapter_label` names it
+with its gain for the status bar. It knows nothing of training or of loading models; only the
+folders and their JSON.
 """
 
 from __future__ import annotations
@@ -139,6 +142,11 @@ def _read(folder: Path) -> AdapterInfo | None:
     )
 
 
+def read_run(folder: Path) -> AdapterInfo | None:
+    """The registered run in `folder`, or None when it is not one (a bare adapter folder)."""
+    return _read(folder) if (folder / RUN_FILE).is_file() else None
+
+
 def list_adapters(home: Path | str) -> list[AdapterInfo]:
     """Every registered run, newest first (staging folders and strays are skipped)."""
     root = adapters_dir(home)
@@ -214,3 +222,46 @@ def resolve_adapter(
         f"{', '.join(named)}: run with that option, or train one for this model with "
         "`kyzel-tui --train`"
     )
+
+
+def verdict(metrics: dict[str, Any]) -> tuple[bool, str]:
+    """(whether a run won, why): it won when its held-out masked loss went down and its share of
+    well-formed turns without the grammar did not; a run without both figures did not win."""
+    before, after = metrics.get("before") or {}, metrics.get("after") or {}
+    loss_before, loss_after = before.get("loss"), after.get("loss")
+    if loss_before is None or loss_after is None:
+        return False, "no held-out loss was measured, so no gain is known"
+    if not loss_after < loss_before:  # NaN (a run that diverged) is no gain either
+        return False, f"held-out loss went from {loss_before:.3f} to {loss_after:.3f}"
+    share_before, share_after = before.get("format_share"), after.get("format_share")
+    if share_before is not None and share_after is not None and share_after < share_before:
+        return False, (
+            f"well-formed turns without the grammar fell from {share_before:.0%} to "
+            f"{share_after:.0%}"
+        )
+    return True, f"held-out loss went from {loss_before:.3f} to {loss_after:.3f}"
+
+
+def loss_gain(info: AdapterInfo) -> float | None:
+    """The relative change of held-out masked loss (−0.23 for 23 % lower), or None."""
+    before = (info.metrics.get("before") or {}).get("loss")
+    after = (info.metrics.get("after") or {}).get("loss")
+    if not before or after is None:
+        return None
+    return (after - before) / before
+
+
+def default_adapter(home: Path | str, base_model_id: str) -> AdapterInfo | None:
+    """The adapter the app and `ask` load unless told otherwise: the newest run on this base
+    that won (`verdict`); None when no run on it won. Losing runs stay listed, never loaded."""
+    for info in list_adapters(home):
+        if same_base(info.base_model, base_model_id) and verdict(info.metrics)[0]:
+            return info
+    return None
+
+
+def adapter_label(info: AdapterInfo) -> str:
+    """A short label for the status bar: `adapter 20260102-1530 (−23% loss)`."""
+    gain = loss_gain(info)
+    figure = f" ({'−' if gain < 0 else '+'}{abs(gain):.0%} loss)" if gain is not None else ""
+    return f"adapter {info.run_id}{figure}"

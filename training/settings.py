@@ -30,8 +30,10 @@ class TrainConfig:
     batch_size: int = 2
     grad_accum: int = 2
     max_steps: int = 0
-    """Stop each stage after this many optimizer steps; 0 = run the epochs."""
+    """At most this many optimizer steps in each stage (SFT, DPO, KTO); 0 = run the epochs."""
     max_length: int = 2048
+    """Context for training: longer chats become windows (`training.window`), never cut."""
+    gradient_checkpointing: bool = True
     warmup: float = 0.1
     """Warm-up, as a share of the steps."""
     scheduler: str = "cosine"

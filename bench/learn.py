@@ -1,0 +1,245 @@
+"""Learning benchmark: does training on the shipped sessions make the real model better?
+
+    python bench/learn.py [--model smollm2|FOLDER] [--max-steps N] [--epochs N] [--prompts FILE]
+
+On the CPU, LoRA on the float32 base (bitsandbytes' 4-bit layers need CUDA here, so QLoRA does
+not run on the CPU; on CUDA the base is 4-bit, QLoRA): the shipped sessions of data/sessions are
+split by groups of near-duplicate sessions (`training.split`), SFT then DPO (or KTO) train a LoRA,
+and the held-out sessions are measured before and after: masked loss on kept turns, preference
+accuracy and margin on held-out pairs. On the fixed prompts of bench/quality_prompts.json (when
+present; `--prompts` names another) each turn, decoded greedily without the grammar, is checked:
+well-formed, code that compiles, questions answered with <answer>. Also wall time, training
+tokens/s beside the machine's rough limit (≈ 6 × parameters FLOPs per token at the measured
+matmul speed), peak resident memory, and decode speed with the adapter unmerged and merged.
+Figures for people, then one JSON object as the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PROMPTS = ROOT / "bench" / "quality_prompts.json"
+
+
+def peak_rss_mib() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def machine_flops(size: int = 1024, repeats: int = 5) -> float:
+    """Measured float32 matmul speed of this process (FLOP/s), the best of a few."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best
+
+
+def compiles(code: str) -> bool:
+    """Whether a code body compiles as the kernel would run it (IPython's ! and % included)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        compile(TransformerManager().transform_cell(code), "<turn>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def quality(model, tokenizer, prompts: list[dict], max_new_tokens: int) -> dict:
+    """Shares over the fixed prompts, decoded greedily without the grammar."""
+    from core.chat import SYSTEM_PROMPT
+    from core.generate import Sampling, start_generation
+
+    sampling = Sampling(temperature=0.0, max_new_tokens=max_new_tokens)
+    formed, code_ok, code_n, answered, questions, tokens, seconds = 0, 0, 0, 0, 0, 0, 0.0
+    for prompt in prompts:
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": prompt["text"]},
+        ]
+        turn = start_generation(model, tokenizer, messages, sampling, constrained=False).result()
+        tokens += turn.stats.output_tokens
+        seconds += turn.stats.seconds
+        fields = turn.fields
+        formed += fields is not None
+        if fields is not None and fields.code is not None:
+            code_n += 1
+            code_ok += compiles(fields.code)
+        if prompt.get("kind") == "question":
+            questions += 1
+            answered += fields is not None and fields.answer is not None
+    n = len(prompts)
+    return {
+        "prompts": n,
+        "well_formed": formed / n if n else None,
+        "code_compiles": code_ok / code_n if code_n else None,
+        "code_turns": code_n,
+        "questions_answered": answered / questions if questions else None,
+        "questions": questions,
+        "decode_tokens_per_second": tokens / seconds if seconds else None,
+    }
+
+
+def decode_speed(model, tokenizer, tokens: int = 48, rounds: int = 2) -> float:
+    """Greedy decode tokens/s on one fixed prompt (no grammar), the best of `rounds`."""
+    from core.chat import SYSTEM_PROMPT
+    from core.generate import Sampling, start_generation
+
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": "Write a function that reverses a string, and test it."},
+    ]
+    sampling = Sampling(temperature=0.0, max_new_tokens=tokens)
+    best = 0.0
+    for _ in range(rounds):
+        turn = start_generation(model, tokenizer, messages, sampling, constrained=False).result()
+        if turn.stats.seconds:
+            best = max(best, turn.stats.output_tokens / turn.stats.seconds)
+    return best
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="smollm2", help="model id or folder (default smollm2)")
+    parser.add_argument("--max-steps", type=int, default=0, help="cap per stage (0: the epochs)")
+    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--pref-epochs", type=float, default=2.0)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--pref-lr", type=float, default=5e-5)
+    parser.add_argument("--lora-r", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=2048)
+    parser.add_argument("--prompts", type=Path, default=PROMPTS, help="the fixed prompts (JSON)")
+    parser.add_argument("--quality-limit", type=int, default=0, help="N prompts, evenly spread")
+    parser.add_argument("--max-new-tokens", type=int, default=200)
+    parser.add_argument("--eval-prompts", type=int, default=8, help="held-out format prompts")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse()
+    import torch
+
+    from training.adopt import merge_model
+    from training.build import EXAMPLES, collect, make_rows
+    from training.evaluate import compare, evaluate
+    from training.settings import TrainConfig
+    from training.trainer import add_lora, load_for_training, train_preference, train_sft
+    from training.window import WindowStats
+
+    started = time.perf_counter()
+    torch.manual_seed(0)
+    config = TrainConfig(
+        epochs=args.epochs,
+        pref_epochs=args.pref_epochs,
+        lr=args.lr,
+        pref_lr=args.pref_lr,
+        lora_r=args.lora_r,
+        lora_alpha=2 * args.lora_r,
+        max_steps=args.max_steps,
+        max_length=args.max_length,
+        batch_size=1,
+        grad_accum=4,
+    ).validate()
+    built = make_rows(collect(None, examples=EXAMPLES), config.eval_share)
+    counts = built.manifest["counts"]
+    say(
+        f"sessions: {len(built.sessions['train'])} train / {len(built.sessions['eval'])} held out "
+        f"({built.manifest['groups']} groups); "
+        + ", ".join(f"{k} {v['train']}/{v['eval']}" for k, v in counts.items())
+    )
+    trainable = load_for_training(args.model, config, "peft")
+    model, tokenizer = trainable.model, trainable.tokenizer
+    method = "QLoRA on the 4-bit base" if trainable.quantized else "LoRA on the float32 base"
+    params = sum(p.numel() for p in model.parameters())
+    say(f"{method}, {trainable.device}; {params / 1e6:.0f}M parameters")
+    held = {"sft": built.rows["sft"]["eval"], "preference": built.rows["preference"]["eval"]}
+    measure = {
+        "max_length": config.max_length,
+        "prompts": args.eval_prompts,
+        "max_new_tokens": args.max_new_tokens,
+    }
+    prompts = []
+    if args.prompts.is_file():
+        prompts = json.loads(args.prompts.read_text(encoding="utf-8"))["prompts"]
+        if args.quality_limit and args.quality_limit < len(prompts):  # evenly spread: both kinds
+            step = len(prompts) / args.quality_limit
+            prompts = [prompts[int(i * step)] for i in range(args.quality_limit)]
+    else:
+        say(f"no fixed prompts at {args.prompts}: the quality part is skipped")
+    say("evaluating the base model")
+    before = evaluate(model, tokenizer, held, **measure)
+    quality_before = quality(model, tokenizer, prompts, args.max_new_tokens) if prompts else None
+    model = add_lora(trainable, config)
+    stats = WindowStats()
+    progress = [lambda t: t.done and say(f"{t.stage}: {t.step} steps, {t.seconds:.0f} s")]
+    stages = [
+        train_sft(model, trainable, built.rows["sft"]["train"], [], config, None, progress, stats)
+    ]
+    pref = train_preference(model, trainable, built.rows, config, None, progress, stats)
+    stages += [pref] if pref is not None else []
+    train_seconds = sum(s.seconds for s in stages)
+    train_tokens = sum(s.tokens for s in stages)
+    say("evaluating the adapter")
+    after = evaluate(model, tokenizer, held, **measure)
+    unmerged_speed = decode_speed(model, tokenizer)
+    model = merge_model(model)
+    merged_speed = decode_speed(model, tokenizer)
+    quality_after = quality(model, tokenizer, prompts, args.max_new_tokens) if prompts else None
+    flops = machine_flops()
+    limit = flops / (6 * params)
+    speed = train_tokens / train_seconds if train_seconds else 0.0
+    say("")
+    say(compare(before, after))
+    if quality_before:
+        for key in ("well_formed", "code_compiles", "questions_answered"):
+            say(f"fixed prompts, {key}: {quality_before[key]} → {quality_after[key]}")
+    say(stats.line(config.max_length))
+    say(
+        f"training: {train_seconds:.0f} s, {train_tokens} tokens, {speed:.0f} tokens/s "
+        f"(rough limit {limit:.0f} tokens/s at {flops / 1e9:.0f} GFLOP/s measured)"
+    )
+    say(f"decode: {unmerged_speed:.1f} tokens/s unmerged, {merged_speed:.1f} merged")
+    wall = time.perf_counter() - started
+    say(f"peak memory: {peak_rss_mib():.0f} MiB resident; wall {wall:.0f} s")
+    figures = {
+        "method": method,
+        "model": args.model,
+        "parameters": params,
+        "counts": counts,
+        "sessions": built.sessions,
+        "windows": vars(stats) | {"notes": None},
+        "before": before.as_dict(),
+        "after": after.as_dict(),
+        "quality_before": quality_before,
+        "quality_after": quality_after,
+        "stages": [s.as_dict() for s in stages],
+        "train_seconds": train_seconds,
+        "train_tokens_per_second": speed,
+        "rough_limit_tokens_per_second": limit,
+        "machine_gflops": flops / 1e9,
+        "decode_unmerged": unmerged_speed,
+        "decode_merged": merged_speed,
+        "peak_rss_mib": peak_rss_mib(),
+        "wall_seconds": time.perf_counter() - started,
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

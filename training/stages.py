@@ -1,0 +1,213 @@
+"""The three stages: SFT on good turns, then DPO on preference pairs or KTO on ratings.
+
+Each turns its rows into token ids and loss masks (windowed to the context by
+`training.window`: never cut), and gives `training.loop.run_stage` a step function:
+- SFT: the mean negative log-likelihood of the trainable tokens of the step's rows;
+- DPO: −log σ(β · ((log p(chosen) − ref) − (log p(rejected) − ref))), the reference being the
+  model as it starts the stage (the SFT adapter), scored once before the first step, so no copy
+  of the model is kept;
+- KTO: desirable turns pushed above, undesirable ones below, the reference point z₀ (the KL
+  term) estimated as the step's mean log-ratio, floored at 0 (a simplification of KTO's
+  mismatched-pair estimate, which needs the whole batch in memory at once).
+Log-probabilities come from `training.loss.token_logprobs` (chunked LM head).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from training.datasets import render_with_mask
+from training.loop import run_stage
+from training.loss import token_logprobs
+from training.settings import TrainConfig, TrainError
+from training.window import WindowStats, window_rows
+
+
+def sft_items(
+    tokenizer: Any, rows: list[dict[str, Any]], max_length: int, stats: WindowStats | None = None
+) -> list[dict[str, Any]]:
+    stats = stats if stats is not None else WindowStats()
+    out = []
+    for row in window_rows(tokenizer, rows, "sft", max_length, stats):
+        ids, mask = render_with_mask(tokenizer, row["messages"], row["trainable"])
+        out.append({"ids": ids, "mask": mask})
+    return out
+
+
+def _completion(tokenizer: Any, prompt: list[dict[str, str]], text: str) -> tuple[list, list]:
+    messages = [*prompt, {"role": "assistant", "content": text}]
+    return render_with_mask(tokenizer, messages, [False] * len(prompt) + [True])
+
+
+def pair_items(
+    tokenizer: Any, rows: list[dict[str, Any]], max_length: int, stats: WindowStats | None = None
+) -> list[dict[str, Any]]:
+    stats = stats if stats is not None else WindowStats()
+    out = []
+    for row in window_rows(tokenizer, rows, "preference", max_length, stats):
+        chosen = _completion(tokenizer, row["prompt"], row["chosen"])
+        rejected = _completion(tokenizer, row["prompt"], row["rejected"])
+        out.append({"chosen": chosen, "rejected": rejected})
+    return out
+
+
+def rating_items(
+    tokenizer: Any, rows: list[dict[str, Any]], max_length: int, stats: WindowStats | None = None
+) -> list[dict[str, Any]]:
+    stats = stats if stats is not None else WindowStats()
+    out = []
+    for row in window_rows(tokenizer, rows, "kto", max_length, stats):
+        out.append(
+            {"seq": _completion(tokenizer, row["prompt"], row["completion"]), "label": row["label"]}
+        )
+    return out
+
+
+def _sum(model: Any, seq: tuple[list, list]) -> Any:
+    return token_logprobs(model, seq[0], seq[1]).sum()
+
+
+def sft_step(model: Any, items: list[dict[str, Any]]) -> tuple[float, int]:
+    count = sum(sum(item["mask"][1:]) for item in items) or 1
+    total = 0.0
+    for item in items:
+        loss = -token_logprobs(model, item["ids"], item["mask"]).sum() / count
+        loss.backward()
+        total += float(loss.detach())
+    return total, sum(len(item["ids"]) for item in items)
+
+
+def sft_eval(items: list[dict[str, Any]]) -> Any:
+    def score(model: Any) -> float:
+        nll = sum(-float(token_logprobs(model, i["ids"], i["mask"]).sum()) for i in items)
+        return nll / max(1, sum(sum(i["mask"][1:]) for i in items))
+
+    return score
+
+
+def _with_reference(model: Any, items: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+    import torch
+
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        for item in items:
+            item["ref"] = {k: float(_sum(model, item[k])) for k in keys}
+    model.train(was)
+
+
+def dpo_step(beta: float) -> Any:
+    import torch.nn.functional as F
+
+    def step(model: Any, items: list[dict[str, Any]]) -> tuple[float, int]:
+        total = 0.0
+        for item in items:
+            chosen = _sum(model, item["chosen"]) - item["ref"]["chosen"]
+            rejected = _sum(model, item["rejected"]) - item["ref"]["rejected"]
+            loss = -F.logsigmoid(beta * (chosen - rejected)) / len(items)
+            loss.backward()
+            total += float(loss.detach())
+        tokens = sum(len(i["chosen"][0]) + len(i["rejected"][0]) for i in items)
+        return total, tokens
+
+    return step
+
+
+def dpo_eval(items: list[dict[str, Any]], beta: float) -> Any:
+    import torch.nn.functional as F
+
+    def score(model: Any) -> float:
+        losses = [
+            float(
+                -F.logsigmoid(
+                    beta
+                    * (
+                        (_sum(model, i["chosen"]) - i["ref"]["chosen"])
+                        - (_sum(model, i["rejected"]) - i["ref"]["rejected"])
+                    )
+                )
+            )
+            for i in items
+        ]
+        return sum(losses) / len(losses)
+
+    return score
+
+
+def kto_step(beta: float) -> Any:
+    import torch
+
+    def step(model: Any, items: list[dict[str, Any]]) -> tuple[float, int]:
+        with torch.no_grad():
+            ratios = [float(_sum(model, i["seq"])) - i["ref"]["seq"] for i in items]
+        z0 = max(0.0, sum(ratios) / len(ratios))
+        total = 0.0
+        for item in items:
+            ratio = _sum(model, item["seq"]) - item["ref"]["seq"]
+            margin = ratio - z0 if item["label"] else z0 - ratio
+            loss = (1 - torch.sigmoid(beta * margin)) / len(items)
+            loss.backward()
+            total += float(loss.detach())
+        return total, 2 * sum(len(i["seq"][0]) for i in items)
+
+    return step
+
+
+def train_sft(
+    model: Any,
+    trainable: Any,
+    train_rows: list[dict[str, Any]],
+    eval_rows: list[dict[str, Any]],
+    config: TrainConfig,
+    workdir: Path | None = None,
+    callbacks: list[Any] = (),
+    stats: WindowStats | None = None,
+) -> Any:
+    """Train the LoRA of `model` on SFT rows, the loss on the good assistant turns only."""
+    tokenizer = trainable.tokenizer
+    train = sft_items(tokenizer, train_rows, config.max_length, stats)
+    if not train:
+        raise TrainError(
+            "nothing to train on: accept, edit or rate some turns first "
+            "(`kyzel-tui --train --review` shows what would be used)"
+        )
+    held = sft_items(tokenizer, eval_rows, config.max_length)
+    evaluate = sft_eval(held) if held else None
+    return run_stage(
+        model, "sft", train, sft_step, evaluate, config, config.lr, config.epochs, callbacks
+    )
+
+
+def train_preference(
+    model: Any,
+    trainable: Any,
+    rows: dict[str, dict[str, list[dict[str, Any]]]],
+    config: TrainConfig,
+    workdir: Path | None = None,
+    callbacks: list[Any] = (),
+    stats: WindowStats | None = None,
+) -> Any:
+    """DPO on the preference pairs, else KTO on the ratings, else nothing (None)."""
+    tokenizer, length = trainable.tokenizer, config.max_length
+    pairs, ratings = rows["preference"], rows["kto"]
+    if pairs["train"]:
+        stage, keys = "dpo", ("chosen", "rejected")
+        train = pair_items(tokenizer, pairs["train"], length, stats)
+        held = pair_items(tokenizer, pairs["eval"], length)
+    elif ratings["train"]:
+        stage, keys = "kto", ("seq",)
+        train = rating_items(tokenizer, ratings["train"], length, stats)
+        held = []  # KTO's own loss on held-out ratings says little; the evaluation says more
+    else:
+        return None
+    if not train:
+        return None
+    _with_reference(model, train + held, keys)
+    if stage == "dpo":
+        step, evaluate = dpo_step(config.beta), dpo_eval(held, config.beta) if held else None
+    else:
+        step, evaluate = kto_step(config.beta), None
+    return run_stage(
+        model, stage, train, step, evaluate, config, config.pref_lr, config.pref_epochs, callbacks
+    )
