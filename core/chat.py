@@ -90,6 +90,8 @@ def condensed_traceback(error: dict, keep: int = 2) -> str:
 def kernel_text(event: KernelEvent) -> str:
     if event.state in ("died", "restarted"):
         text = f"The kernel {event.state}: every variable, import and open file is gone."
+    elif event.state == "background":
+        text = "A thread of an earlier cell printed this while no cell ran:"
     else:
         text = f"The kernel was {event.state}."
     return f"<kernel>{text}{' ' + event.detail if event.detail else ''}</kernel>"

@@ -128,3 +128,14 @@ def test_a_chat_starts_with_the_system_prompt_and_nothing_else():
         {"role": "user", "content": "hi"},
     ]
     assert [m["role"] for m in messages] == ["system", "user", "assistant"]
+
+
+def test_background_output_reaches_the_model_as_what_it_is():
+    """Regression: a background-output kernel event read "The kernel was background." to the
+    model."""
+    from core.chat import kernel_text
+    from core.events import KernelEvent
+
+    text = kernel_text(KernelEvent("background", "tick tick\n"))
+    assert text.startswith("<kernel>A thread of an earlier cell printed this")
+    assert "tick tick" in text and "was background" not in text
