@@ -6,11 +6,15 @@ after start-up, and only after `hub_reachable` has seen the hub answer within tw
 offline machine is told at once instead of after half a minute of retries. Hub and folder errors
 become `ModelLoadError`s whose message says what to do; a model that is neither cached nor
 reachable is a `ModelUnavailable`, for which the app falls back to the embedded model.
+A download fetches the repository's top-level weight, config and tokenizer files first, so that
+the status bar counts bytes (at most four updates a second) instead of sitting still.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +23,10 @@ from core.model_source import hub_reachable
 from core.tiny_model import quiet_progress_bars
 
 Progress = Callable[[str], None]
+# What from_pretrained reads from a repository's top level; other files (other weight formats,
+# ONNX or GGUF copies, pictures) would only lengthen the download.
+_WANTED_SUFFIXES = (".json", ".safetensors", ".txt", ".model", ".tiktoken", ".jinja", ".py")
+_REPORT_INTERVAL_S = 0.25
 _OFFLINE_HINTS = ("couldn't connect", "cannot find the requested files", "offline mode")
 
 
@@ -66,6 +74,7 @@ def fetch(
         if not hub_reachable():
             raise ModelUnavailable(unreachable(model_id))
         report(f"downloading {model_id} from the Hugging Face hub (once; it can take minutes)")
+        download_with_progress(model_id, report)
         return load(source, **kwargs)
 
 
@@ -113,3 +122,127 @@ def unreachable(model_id: str) -> str:
 
 def first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0]
+
+
+def download_with_progress(model_id: str, report: Progress, revision: str = "main") -> str:
+    """Download what `from_pretrained` reads of a hub repository, reporting bytes as they arrive.
+
+    Returns the snapshot folder. The total comes from the repository's file listing; the count
+    from huggingface_hub's own byte bars, fed to a tqdm class that reports instead of drawing.
+    """
+    import httpx
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        info = HfApi().model_info(model_id, revision=revision, files_metadata=True)
+        wanted = wanted_files({item.rfilename: item.size or 0 for item in info.siblings or []})
+        meter = ByteMeter(model_id, sum(wanted.values()), report)
+        folder = snapshot_download(
+            model_id,
+            revision=info.sha or revision,
+            allow_patterns=sorted(wanted),
+            tqdm_class=meter.tqdm_class(),
+        )
+    except HfHubHTTPError:
+        raise  # an OSError that explain_hub_error reads
+    except httpx.HTTPError as error:  # the connection failed after the hub had answered
+        raise OSError(f"couldn't connect to the hub: {error}") from error
+    meter.finish()
+    return str(folder)
+
+
+def wanted_files(sizes: dict[str, int]) -> dict[str, int]:
+    """The top-level files from_pretrained reads (PyTorch .bin weights only without safetensors)."""
+    top = {name: size for name, size in sizes.items() if "/" not in name}
+    wanted = {name: size for name, size in top.items() if name.endswith(_WANTED_SUFFIXES)}
+    if not any(name.endswith(".safetensors") for name in wanted):
+        wanted.update({name: size for name, size in top.items() if name.endswith(".bin")})
+    return wanted
+
+
+class ByteMeter:
+    """Bytes downloaded of a known total, said through `report` at most four times a second."""
+
+    def __init__(
+        self, model_id: str, total: int, report: Progress, interval: float = _REPORT_INTERVAL_S
+    ) -> None:
+        self.model_id, self.total, self.report, self.interval = model_id, total, report, interval
+        self.done = 0
+        self._last = float("-inf")
+        self._said = ""
+        self._lock = threading.Lock()
+
+    def advance(self, done: int) -> None:
+        """`done` bytes so far (the largest count any byte bar has seen)."""
+        with self._lock:
+            if done <= self.done:
+                return
+            self.done = done
+            now = time.monotonic()
+            if now - self._last < self.interval:
+                return
+            self._last = now
+            text = self._fresh()
+        if text:
+            self.report(text)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done = max(self.done, self.total)
+            text = self._fresh()
+        if text:
+            self.report(text)
+
+    def _fresh(self) -> str:
+        # The same words twice would only make the status bar flicker.
+        text = self.text()
+        if text == self._said:
+            return ""
+        self._said = text
+        return text
+
+    def text(self) -> str:
+        percent = f" ({100 * self.done // self.total} %)" if self.total else ""
+        return (
+            f"downloading {self.model_id}: {size_text(self.done)} of "
+            f"{size_text(self.total)}{percent}"
+        )
+
+    def tqdm_class(self) -> type:
+        """A tqdm that draws nothing and passes byte counts on to this meter."""
+        from tqdm.auto import tqdm
+
+        meter = self
+
+        class MeterTqdm(tqdm):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                kwargs.pop("name", None)
+                # Keep counting (tqdm counts nothing when disabled) but draw nowhere.
+                super().__init__(*args, **{**kwargs, "disable": False, "file": _Nowhere()})
+                self._bytes = kwargs.get("unit") == "B"
+
+            def update(self, n: float | None = 1) -> bool | None:
+                shown = super().update(n)
+                if self._bytes:
+                    meter.advance(int(self.n))
+                return shown
+
+        return MeterTqdm
+
+
+class _Nowhere:
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def size_text(count: int) -> str:
+    """A byte count as people read it: `12.3 kB`, `988.1 MB`, `1.54 GB`."""
+    if count >= 1_000_000_000:
+        return f"{count / 1_000_000_000:,.2f} GB"
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f} MB"
+    return f"{count / 1_000:.1f} kB"
