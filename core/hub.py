@@ -98,13 +98,16 @@ def explain_hub_error(model_id: str, error: BaseException) -> str:
 
     text = str(error)
     lowered = text.lower()
-    # transformers 5 re-raises most hub errors as a plain OSError, so the text is what is left.
-    if isinstance(error, GatedRepoError) or "gated repo" in lowered:
+    # The types first: huggingface_hub's "repository not found" text mentions gated repos too.
+    # transformers 5 re-raises most hub errors as a plain OSError, so then the text is what is left.
+    gated = isinstance(error, GatedRepoError)
+    missing = isinstance(error, RepositoryNotFoundError) and not gated
+    if gated or (not missing and "gated repo" in lowered):
         return (
             f"{model_id} is a gated model: accept its terms on huggingface.co, log in with "
             "`hf auth login`, and try again"
         )
-    if isinstance(error, RepositoryNotFoundError) or "not a valid model identifier" in lowered:
+    if missing or "not a valid model identifier" in lowered:
         return f"{model_id} is neither a local folder nor a model on the Hugging Face hub"
     if isinstance(error, LocalEntryNotFoundError) or any(h in lowered for h in _OFFLINE_HINTS):
         return unreachable(model_id)

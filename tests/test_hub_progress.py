@@ -22,6 +22,7 @@ import pytest
 from core.hub import ByteMeter, size_text, wanted_files
 
 REPO = "kyzel-test/tiny-coder"
+GATED = "kyzel-test/gated-coder"  # listed, but its files answer "gated" as to a stranger
 SHA = "0123456789abcdef0123456789abcdef01234567"
 ROOT = Path(__file__).resolve().parents[1]
 # Each file's body waits this much longer than the previous one's, as on a slow line, so that
@@ -46,6 +47,12 @@ class FakeHub(BaseHTTPRequestHandler):
     def answer(self, body: bool) -> None:
         path = unquote(urlparse(self.path).path)
         self.requests.append(f"{self.command} {self.path}")
+        if path.startswith(f"/{GATED}/resolve/"):
+            self.send_response(403)
+            self.send_header("X-Error-Code", "GatedRepo")
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
+        path = path.replace(GATED, REPO)
         if path.startswith(f"/api/models/{REPO}/revision/"):
             siblings = [{"rfilename": n, "size": len(d)} for n, d in self.files.items()]
             return self.json({"id": REPO, "sha": SHA, "siblings": siblings}, body)
@@ -193,3 +200,31 @@ def test_meter_reports_at_most_four_times_a_second_and_always_the_end() -> None:
     assert 4 <= len(lines) <= 2 + (time.monotonic() - start) * 4
     assert lines[0][1] == "downloading org/model: 20.0 kB of 2.0 MB (1 %)"
     assert lines[-1][1] == "downloading org/model: 2.0 MB of 2.0 MB (100 %)"
+
+
+@pytest.mark.parametrize(
+    ("repo", "said"),
+    [
+        ("kyzel-test/missing", "is neither a local folder nor a model on the Hugging Face hub"),
+        (
+            GATED,
+            "is a gated model: accept its terms on huggingface.co, log in with `hf auth login`",
+        ),
+    ],
+)
+def test_hub_refusals_are_explained(fake_hub, tmp_path: Path, repo: str, said: str) -> None:
+    endpoint, _hub = fake_hub
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}
+    env["PYTHONPATH"] = str(ROOT)
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE", "HF_TOKEN"):
+        env.pop(name, None)
+    script = (
+        "import sys\nfrom core.hub import ModelLoadError\nfrom core.models import load_model\n"
+        "try:\n    load_model(sys.argv[1], device='cpu')\n"
+        "except ModelLoadError as error:\n    print(type(error).__name__, error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, repo], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().startswith(f"ModelLoadError {repo} {said}"), done.stdout
