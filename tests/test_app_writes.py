@@ -13,8 +13,10 @@ import time
 import pytest
 from textual.widgets import DataTable, Input
 
+from core.events import UserMessage
 from core.kernel import KernelConfig
 from core.store import DB_NAME, Store
+from core.store_writer import StoreWriter
 from grammars.turn import TurnFields, render
 from kyzel_tui.app import make_app
 from kyzel_tui.config import AppConfig
@@ -171,6 +173,33 @@ async def test_renaming_a_session_under_a_foreign_lock_keeps_the_screen_live(tmp
     with Store.open(app.config.data_dir) as store:
         # Quitting forgot the empty session (through the writer, before it closed).
         assert [info.id for info in store.sessions()] == [first]
+
+
+def test_the_writer_creates_forgets_and_stores_blobs_in_the_order_asked(tmp_path):
+    """What the app queues while another process holds the lock lands in order once it is
+    released: a new session before its events, a kernel image before the result after it, and
+    an empty session is forgotten only if nothing queued before gave it an event."""
+    with Store.open(tmp_path) as store:
+        writer = StoreWriter(store.path)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(store.path), "1"], stdout=subprocess.PIPE
+        )
+        assert holder.stdout.readline().strip() == b"locked"
+        session, created = writer.new_session(store)
+        session.writes = writer.store
+        image = b"\x89PNG not really"
+        digest = writer.put_blob(image, "image/png")
+        said = writer.submit(session.append, UserMessage("hi"))
+        kept = writer.forget_if_empty(session.id)
+        empty, _ = writer.new_session(store)
+        forgotten = writer.forget_if_empty(empty.id)
+        assert not said.done()  # all of it waits for the other process
+        assert kept.result(20) is False and forgotten.result(20) is True
+        assert created.result().id == session.id and holder.wait(10) == 0
+        writer.close()
+        assert store.blob(digest) == (image, "image/png")
+        assert [e.kind for e in store.events(session.id)] == ["user"]
+        assert [info.id for info in store.sessions()] == [session.id]
 
 
 async def test_writes_are_committed_in_the_order_of_the_keys(tmp_path, loaded):
