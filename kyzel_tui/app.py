@@ -234,18 +234,25 @@ class KyzelApp(App):
         what = "the session tree as XML" if suffix == "xml" else "the branch as a notebook"
         self.push_screen(ExportPathScreen(what, default), chosen)
 
+    def _info(self, session):
+        # A new session's row may still wait for another process's lock: export what is known.
+        try:
+            return self.store.session(session.id)
+        except StoreError:
+            return session.info
+
     def export_xml(self) -> None:
         from core.xml_write import session_to_xml
 
         session = self.agent.session
-        info = self.store.session(session.id)
+        info = self._info(session)
         self._export("xml", session_to_xml(info, session.tree, blob=self.store.blob))
 
     def export_notebook(self) -> None:
         from core.notebook import session_to_notebook
 
         session = self.agent.session
-        info = self.store.session(session.id)
+        info = self._info(session)
         self._export("ipynb", session_to_notebook(info, session.tree, blob=self.store.blob))
 
     def _forget_if_empty(self, track: bool = True) -> None:
