@@ -12,7 +12,7 @@ which state it is in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from core.events import Event, KernelEvent, Result, Turn
@@ -68,11 +68,13 @@ async def replay(
     session: Session,
     runner: KernelRunner,
     progress: Callable[[int, int], None] | None = None,
+    write: Callable[..., Awaitable] | None = None,
 ) -> ReplayReport:
     """Restart the kernel and re-run the branch's cells; record a `replayed` kernel event.
 
     `progress(n, total)` hears the number of the cell being run (1 for the first), and at the
-    end how many ran.
+    end how many ran. `write(fn, *args)`, when given, commits the event (the app's writer thread,
+    so that the event loop never waits on the database's lock); else it is committed here.
     """
     every = cells_on(session.tree.path())
     cells = [c for c in every if c.status not in CUT_SHORT]
@@ -91,7 +93,11 @@ async def replay(
         report.ran += 1
     if progress is not None:
         progress(report.ran, len(cells))
-    session.append(KernelEvent("replayed", detail=describe(report), meta=_meta(report)))
+    event = KernelEvent("replayed", detail=describe(report), meta=_meta(report))
+    if write is None:
+        session.append(event)
+    else:
+        await write(session.append, event)
     return report
 
 

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
+import hashlib
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.store import Store
+from core.ids import new_id
+from core.session import Session
+from core.store import SessionInfo, Store, StoreError
+from core.tree import SessionTree
 
 T = TypeVar("T")
 
@@ -75,6 +81,35 @@ class StoreWriter:
         self, fn: Callable[..., T], *args: Any, on_slow: Callable[[bool], None] | None = None
     ) -> T:
         return await self.wait(self.submit(fn, *args), on_slow)
+
+    def put_blob(self, data: bytes, mime: str) -> str:
+        """Queue a blob (a kernel's image) and return its sha256 at once: the result that refers
+        to it is queued after it, so the blob is committed first."""
+        self.submit(self.store.put_blob, data, mime)
+        return hashlib.sha256(data).hexdigest()
+
+    def new_session(self, store: Store) -> tuple[Session, concurrent.futures.Future]:
+        """A new session, usable at once (reading through `store`); its row is queued ahead of
+        any of its events. The future says when (and whether) it was committed."""
+        now = time.time()
+        info = SessionInfo(new_id(), "", now, now, "", None)
+        create = functools.partial(self.store.create_session, session_id=info.id, created=now)
+        return Session(store, info, SessionTree(info.id)), self.submit(create)
+
+    def forget_if_empty(self, session_id: str) -> concurrent.futures.Future[bool]:
+        """Queue the deletion of a session that holds no event (once what was queued before is
+        committed, so a message still waiting for the lock keeps its session)."""
+        return self.submit(self._forget_if_empty, session_id)
+
+    def _forget_if_empty(self, session_id: str) -> bool:
+        try:
+            self.store.session(session_id)
+        except StoreError:
+            return False  # already deleted (from the sessions screen, or by another process)
+        if self.store.events(session_id):
+            return False
+        self.store.delete_session(session_id)
+        return True
 
     def close(self) -> None:
         """Commit what is queued, then close the connection."""

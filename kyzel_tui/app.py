@@ -33,19 +33,17 @@ class KyzelApp(App):
         super().__init__()
         self.config = config
         self.store = Store.open(config.data_dir)
-        self.runner = KernelRunner(config.kernel, put_blob=self.store.put_blob)
         session_id = self.store.resolve(config.session) if config.session else None
         self.writer = StoreWriter(self.store.path)
         """Commits the sessions' events in a thread of its own: the screen never waits on a lock."""
-        self.agent = new_agent(
-            self.store,
-            session_id,
-            None,
-            self.runner,
-            AgentConfig(sampling=config.sampling, auto=config.auto),
-            self.writer,
-        )
+        # Kernel images too: a blob is queued ahead of the result that refers to it.
+        self.runner = KernelRunner(config.kernel, put_blob=self.writer.put_blob)
         self.main: MainScreen | None = None
+        self._creating: list = []
+        """Creations of new sessions queued before the main screen could await them."""
+        self.agent = self._new_agent(
+            session_id, None, AgentConfig(sampling=config.sampling, auto=config.auto)
+        )
         self.keymap: dict[str, str] = {}
         """Key bindings rebound by the user (binding id -> keys), shown by the help."""
         self._asking_to_quit = False
@@ -64,6 +62,9 @@ class KyzelApp(App):
             )
         self.main = MainScreen(self.agent)
         self.push_screen(self.main)
+        for created in self._creating:
+            self.main.track(created)  # a failure (or a wait on another process) is said
+        self._creating.clear()
         # After the first frame: importing torch in the loading thread holds the interpreter
         # for a while, and the screen should be up before that starts.
         self.call_after_refresh(self.load_model, demo=self.config.demo)
@@ -122,14 +123,7 @@ class KyzelApp(App):
         """Switch to another session (None: a new one). Nothing is written: the kernel of the
         session left stops, and a new one starts when code of this session first runs."""
         try:
-            agent = new_agent(
-                self.store,
-                session_id,
-                self.agent.model,
-                self.runner,
-                self.agent.config,
-                self.writer,
-            )
+            agent = self._new_agent(session_id, self.agent.model, self.agent.config)
         except StoreError as error:
             self.notify(str(error), severity="error", markup=False)
             return
@@ -140,6 +134,18 @@ class KyzelApp(App):
         self.main.prompt.focus()
         if self.runner.client is not None:
             self.stop_kernel()
+
+    def _new_agent(self, session_id: str | None, model, config: AgentConfig):
+        """The agent of a session; a new session is created by the writer, not here, so that
+        another process's lock never holds up the screen."""
+        if session_id is not None:
+            return new_agent(self.store, session_id, model, self.runner, config, self.writer)
+        session, created = self.writer.new_session(self.store)
+        if self.main is None:
+            self._creating.append(created)
+        else:
+            self.main.track(created)
+        return new_agent(self.store, None, model, self.runner, config, self.writer, session)
 
     @work(exclusive=True, group="kernel")
     async def stop_kernel(self) -> None:
@@ -228,32 +234,41 @@ class KyzelApp(App):
         what = "the session tree as XML" if suffix == "xml" else "the branch as a notebook"
         self.push_screen(ExportPathScreen(what, default), chosen)
 
+    def _info(self, session):
+        # A new session's row may still wait for another process's lock: export what is known.
+        try:
+            return self.store.session(session.id)
+        except StoreError:
+            return session.info
+
     def export_xml(self) -> None:
         from core.xml_write import session_to_xml
 
         session = self.agent.session
-        info = self.store.session(session.id)
+        info = self._info(session)
         self._export("xml", session_to_xml(info, session.tree, blob=self.store.blob))
 
     def export_notebook(self) -> None:
         from core.notebook import session_to_notebook
 
         session = self.agent.session
-        info = self.store.session(session.id)
+        info = self._info(session)
         self._export("ipynb", session_to_notebook(info, session.tree, blob=self.store.blob))
 
-    def _forget_if_empty(self) -> None:
+    def _forget_if_empty(self, track: bool = True) -> None:
         # A session opened but never written to holds nothing: it would only clutter the list.
-        session = self.agent.session
-        if not session.tree.events and not self.store.events(session.id):
-            self.store.delete_session(session.id)
+        # Checked and deleted by the writer, after what was queued before (a message waiting
+        # for the lock keeps its session).
+        forget = self.writer.forget_if_empty(self.agent.session.id)
+        if track and self.main is not None:
+            self.main.track(forget)
 
     async def on_unmount(self) -> None:
         # Whatever failed to be saved (a full disk) was said on screen: quitting still stops the
         # kernel and closes the database, and prints no traceback.
         try:
+            self._forget_if_empty(track=False)
             await asyncio.to_thread(self.writer.close)  # what is queued is committed first
-            self._forget_if_empty()
         except StoreError:
             pass
         finally:

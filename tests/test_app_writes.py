@@ -11,14 +11,15 @@ import threading
 import time
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
+from core.events import UserMessage
 from core.kernel import KernelConfig
 from core.store import DB_NAME, Store
+from core.store_writer import StoreWriter
 from grammars.turn import TurnFields, render
 from kyzel_tui.app import make_app
 from kyzel_tui.config import AppConfig
-from kyzel_tui.screens.main import WAITING
 from kyzel_tui.screens.sessions import SessionsScreen
 from kyzel_tui.widgets.transcript.turn_view import TurnView
 
@@ -64,6 +65,11 @@ def slow_steps(seconds: float):
     return on_step
 
 
+def title_of(app, session_id: str) -> str:
+    with Store.open(app.config.data_dir) as store:
+        return store.session(session_id).title
+
+
 def turns(app) -> list:
     return [e for e in stored(app) if e.kind == "turn"]
 
@@ -97,14 +103,103 @@ async def test_a_foreign_write_lock_never_freezes_the_screen(tmp_path, loaded):
             await wait_for(pilot, lambda: prompt.value == "abc", "the letters", timeout=1.0)
             assert time.monotonic() - locked_at < 1.0, "the screen waited for the lock"
             assert app.agent.tree.rating(answer.id) is None  # not committed: not shown as done
-            await wait_for(pilot, lambda: app.main.status.activity == WAITING, "the notice", 5)
+            # The notice names who holds the lock, as the command line does.
+            notice = f"waiting for another process (PID {holder.pid}, "
+            await wait_for(
+                pilot, lambda: app.main.status.activity.startswith(notice), "the notice", 5
+            )
             await wait_for(pilot, lambda: app.agent.tree.rating(answer.id) == "up", "rating", 20)
             assert time.monotonic() - locked_at > 2.5  # it did wait for the other process
             assert holder.wait(10) == 0
-            await wait_for(pilot, lambda: app.main.status.activity != WAITING, "the notice gone")
+            await wait_for(
+                pilot, lambda: "waiting" not in app.main.status.activity, "the notice gone"
+            )
             assert prompt.value == "abc"
     verdicts = [(e.parent_id, e.body.value) for e in stored(app) if e.kind == "verdict"]
     assert verdicts == [(answer.id, "up")]
+
+
+async def test_renaming_a_session_under_a_foreign_lock_keeps_the_screen_live(tmp_path, loaded):
+    """Regression (issue 14): the sessions screen renamed (and deleted) on the event loop, so a
+    rename while another process held the write lock froze the screen. Now the keys typed
+    meanwhile appear at once, the list shows the new title once the lock is released, and a new
+    session opened meanwhile is created (through the writer) after the rename."""
+    app = make_app(app_config(tmp_path / "home", loaded))
+    with model_writes(loaded, [ANSWER_TURN]):
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await say(pilot, "hi")
+            first, events = app.agent.session.id, len(stored(app))
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen), "the list")
+            sessions = app.screen
+            holder = subprocess.Popen(
+                [sys.executable, "-c", HOLD_LOCK, str(app.config.data_dir / DB_NAME), "3"],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert holder.stdout.readline().strip() == "locked"
+            await pilot.press("r")
+            await wait_for(pilot, lambda: app.screen is not sessions, "the title prompt")
+            title = app.screen.query_one(Input)
+            title.value = ""
+            await type_text(pilot, "renamed")
+            locked_at = time.monotonic()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.screen is sessions, "the list again")
+            await pilot.press("slash")
+            await type_text(pilot, "xyz")
+            search = sessions.query_one("#search", Input)
+            await wait_for(pilot, lambda: search.value == "xyz", "the letters", timeout=1.0)
+            assert time.monotonic() - locked_at < 1.0, "the screen waited for the lock"
+            assert title_of(app, first) != "renamed"
+            search.value = ""
+            sessions.query_one(DataTable).focus()
+            await pilot.press("n")  # a new session, queued behind the rename
+            await wait_for(pilot, lambda: app.screen is app.main, "the main screen")
+            assert app.agent.session.id != first
+            await wait_for(
+                pilot,
+                lambda: title_of(app, first) == "renamed",
+                "the rename",
+                20,
+            )
+            assert holder.wait(10) == 0
+            await wait_for(pilot, lambda: not app.main.writing(), "the writes done", 10)
+            with Store.open(app.config.data_dir) as store:
+                # The new session, empty, exists while it is open; the first keeps its events.
+                assert {info.id for info in store.sessions()} == {first, app.agent.session.id}
+                assert store.session(first).events == events
+    with Store.open(app.config.data_dir) as store:
+        # Quitting forgot the empty session (through the writer, before it closed).
+        assert [info.id for info in store.sessions()] == [first]
+
+
+def test_the_writer_creates_forgets_and_stores_blobs_in_the_order_asked(tmp_path):
+    """What the app queues while another process holds the lock lands in order once it is
+    released: a new session before its events, a kernel image before the result after it, and
+    an empty session is forgotten only if nothing queued before gave it an event."""
+    with Store.open(tmp_path) as store:
+        writer = StoreWriter(store.path)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(store.path), "1"], stdout=subprocess.PIPE
+        )
+        assert holder.stdout.readline().strip() == b"locked"
+        session, created = writer.new_session(store)
+        session.writes = writer.store
+        image = b"\x89PNG not really"
+        digest = writer.put_blob(image, "image/png")
+        said = writer.submit(session.append, UserMessage("hi"))
+        kept = writer.forget_if_empty(session.id)
+        empty, _ = writer.new_session(store)
+        forgotten = writer.forget_if_empty(empty.id)
+        assert not said.done()  # all of it waits for the other process
+        assert kept.result(20) is False and forgotten.result(20) is True
+        assert created.result().id == session.id and holder.wait(10) == 0
+        writer.close()
+        assert store.blob(digest) == (image, "image/png")
+        assert [e.kind for e in store.events(session.id)] == ["user"]
+        assert [info.id for info in store.sessions()] == [session.id]
 
 
 async def test_writes_are_committed_in_the_order_of_the_keys(tmp_path, loaded):

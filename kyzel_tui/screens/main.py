@@ -30,7 +30,7 @@ from grammars.turn import render
 from kyzel_tui.keys import MAIN_BINDINGS, keys_of
 from kyzel_tui.messages import Generated, ModelFailed, ModelReady, Progress, Streamed
 from kyzel_tui.screens.main_actions import EditingActions, MovingActions
-from kyzel_tui.screens.main_writes import WAITING, Writing
+from kyzel_tui.screens.main_writes import Writing
 from kyzel_tui.widgets.status_bar import StatusBar
 from kyzel_tui.widgets.transcript.result_view import ResultView
 from kyzel_tui.widgets.transcript.transcript import Transcript
@@ -215,7 +215,7 @@ class MainScreen(Writing, EditingActions, MovingActions, Screen):
     def show_progress(self) -> None:
         """Live figures while a turn streams (tokens, seconds, tokens/s) or code runs."""
         if self.db_waiting:
-            self.status.activity = WAITING
+            self.status.activity = self.waiting_notice
             return
         elapsed = time.monotonic() - self.started_at
         if self.generation is not None:
@@ -445,11 +445,12 @@ class MainScreen(Writing, EditingActions, MovingActions, Screen):
 
 
 def new_agent(
-    store, session_id: str | None, model, runner, config: AgentConfig, writer=None
+    store, session_id: str | None, model, runner, config: AgentConfig, writer=None, session=None
 ) -> Agent:
-    """The agent of a session (None: a new one); with a `StoreWriter`, its writes go through
-    the writer's thread and connection."""
-    session = Session.open(store, session_id) if session_id else Session.create(store)
+    """The agent of a session (None: a new one, unless `session` is given); with a
+    `StoreWriter`, its writes go through the writer's thread and connection."""
+    if session is None:
+        session = Session.open(store, session_id) if session_id else Session.create(store)
     agent = Agent(session, model, runner, config)
     if writer is not None:
         session.writes = writer.store

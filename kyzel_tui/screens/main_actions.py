@@ -170,6 +170,7 @@ class MovingActions:
                 self.agent.session,
                 self.agent.runner,
                 progress=lambda i, n: setattr(self.status, "kernel", f"replaying {i}/{n}"),
+                write=lambda fn, *args: self.committed(self.commit(fn, *args)),
             )
             self.notify(
                 f"replayed {report.ran} of {report.cells} cells"
@@ -221,7 +222,8 @@ class MovingActions:
                 self.app.open_session(None if session_id == "new" else session_id)
 
         self.app.push_screen(
-            SessionsScreen(self.agent.session.store, self.agent.session.id), chosen
+            SessionsScreen(self.agent.session.store, self.agent.session.id, self.agent.writer),
+            chosen,
         )
 
     def action_branches(self) -> None:

@@ -16,9 +16,20 @@ from textual import work
 
 from core.generate import Generation
 from core.store import StoreError
+from core.store_lock import LockWait, lock_holder
 from core.store_writer import FAILED, StoreWriter
 
 WAITING = "waiting for the database (another kyzel-tui process is writing to it)…"
+"""The notice while a write waits, when the system cannot tell who holds the lock."""
+
+
+def waiting_notice(database) -> str:
+    """The notice while a write waits, naming the lock's holder as the command line does (the
+    lookup is one `fcntl` call and a read of /proc: cheap enough for the event loop)."""
+    pid = lock_holder(database)
+    if pid is None:
+        return WAITING
+    return f"waiting for {LockWait(database, pid, 0).holder} to finish writing to the database…"
 
 
 class Writing:
@@ -26,6 +37,8 @@ class Writing:
 
     writes_in_flight = 0
     """Writes queued and not yet awaited to their end (their effect not yet on screen)."""
+    waiting_notice = WAITING
+    """What the status bar says while a write waits for another process's lock."""
 
     def writing(self) -> bool:
         return self.writes_in_flight > 0
@@ -56,7 +69,14 @@ class Writing:
             self.writes_in_flight -= 1
             self.refresh_bindings()
 
+    def track(self, future: concurrent.futures.Future, then: Callable | None = None) -> None:
+        """Await a write queued elsewhere (by the app, on the screen's writer) like one of ours."""
+        self.writes_in_flight += 1
+        self.after_write(future, then)
+
     def _waiting_for_database(self, waiting: bool) -> None:
+        if waiting:
+            self.waiting_notice = waiting_notice(self.agent.writer.store.path)
         self.db_waiting = waiting
         self.show_progress()
 

@@ -8,8 +8,11 @@ Titles and model names are data, shown through `one_line` as plain `Text`, never
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -17,6 +20,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from core.store import SessionInfo, Store, StoreError
+from core.store_writer import StoreWriter
 from core.text import one_line
 from kyzel_tui.screens.confirm import ConfirmScreen, PromptScreen
 
@@ -81,9 +85,13 @@ class SessionsScreen(Screen[str | None]):
         ),
     ]
 
-    def __init__(self, store: Store, current: str | None = None) -> None:
+    def __init__(
+        self, store: Store, current: str | None = None, writer: StoreWriter | None = None
+    ) -> None:
         super().__init__()
         self.store = store
+        self.writer = writer
+        """Where renames and deletions are committed, off the event loop (None: here)."""
         self.current = current
         self.current_deleted = False
         """The user deleted the session they had open: going back means starting a new one."""
@@ -200,13 +208,8 @@ class SessionsScreen(Screen[str | None]):
             return
 
         def renamed(title: str | None) -> None:
-            if title is None:
-                return
-            try:
-                self.store.rename(info.id, title)
-            except StoreError as error:
-                self.notify(str(error), severity="error", markup=False)
-            self.refresh_sessions(select=info.id)
+            if title is not None:
+                self.write("rename", (info.id, title), select=info.id)
 
         self.app.push_screen(PromptScreen("New title:", info.title), renamed)
 
@@ -226,14 +229,43 @@ class SessionsScreen(Screen[str | None]):
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
-            try:
-                self.store.delete_session(info.id)
-            except StoreError as error:
-                self.notify(str(error), severity="error", markup=False)
-            else:
+
+            def deleted() -> None:
                 if info.id == self.current:
                     self.current, self.current_deleted = None, True
                 self.notify(f"Deleted “{one_line(info.title, 40) or info.id}”.", markup=False)
-            self.refresh_sessions()
+
+            self.write("delete_session", (info.id,), then=deleted)
 
         self.app.push_screen(ConfirmScreen(question), answered)
+
+    @work(group="sessions.write")
+    async def write(
+        self,
+        method: str,
+        args: tuple[Any, ...],
+        then: Callable[[], None] | None = None,
+        select: str | None = None,
+    ) -> None:
+        """Commit `store.method(*args)` through the writer (queued behind the app's writes; the
+        screen stays live while it waits for a lock), then show it: `then()` and the list."""
+        try:
+            if self.writer is None:
+                getattr(self.store, method)(*args)
+            else:
+                await self.writer.call(
+                    getattr(self.writer.store, method), *args, on_slow=self._waiting
+                )
+        except StoreError as error:
+            self.notify(str(error), severity="error", markup=False)
+        else:
+            if then is not None:
+                then()
+        if self.is_attached:
+            self.refresh_sessions(select=select)
+
+    def _waiting(self, waiting: bool) -> None:
+        if waiting and self.writer is not None:
+            from kyzel_tui.screens.main_writes import waiting_notice
+
+            self.notify(waiting_notice(self.writer.store.path), markup=False)
