@@ -78,3 +78,14 @@ def load_bench_model(
         return load_model(name, **kwargs)
     except ModelLoadError as error:
         raise SystemExit(f"cannot load {name}: {error}") from error
+
+
+def compiles(code: str) -> bool:
+    """Does the body compile as the kernel would run it (IPython's `!` and `%` transforms)?"""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        compile(TransformerManager().transform_cell(code), "<turn>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True

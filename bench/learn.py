@@ -25,7 +25,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 PROMPTS = ROOT / "bench" / "quality_prompts.json"
+
+from _common import compiles  # noqa: E402
 
 
 def peak_rss_mib() -> float:
@@ -35,30 +38,6 @@ def peak_rss_mib() -> float:
 
 def say(text: str) -> None:
     print(text, flush=True)
-
-
-def machine_flops(size: int = 1024, repeats: int = 5) -> float:
-    """Measured float32 matmul speed of this process (FLOP/s), the best of a few."""
-    import torch
-
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - started)
-    return 2 * size**3 / best
-
-
-def compiles(code: str) -> bool:
-    """Whether a code body compiles as the kernel would run it (IPython's ! and % included)."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    try:
-        compile(TransformerManager().transform_cell(code), "<turn>", "exec")
-    except (SyntaxError, ValueError):
-        return False
-    return True
 
 
 def quality(model, tokenizer, prompts: list[dict], max_new_tokens: int) -> dict:
@@ -201,6 +180,8 @@ def main() -> None:
     model = merge_model(model)
     merged_speed = decode_speed(model, tokenizer)
     quality_after = quality(model, tokenizer, prompts, args.max_new_tokens) if prompts else None
+    from training.loop import machine_flops
+
     flops = machine_flops()
     limit = flops / (6 * params)
     speed = train_tokens / train_seconds if train_seconds else 0.0

@@ -36,7 +36,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import json_figures, load_bench_model, now, quiet, say, verdict  # noqa: E402
+from _common import (  # noqa: E402
+    compiles,
+    json_figures,
+    load_bench_model,
+    now,
+    quiet,
+    say,
+    verdict,
+)
 
 from core.chat import path_messages  # noqa: E402
 from core.events import Event, UserMessage  # noqa: E402
@@ -85,17 +93,6 @@ def copied(turn: str, messages: list[dict[str, str]]) -> str | None:
             if tuple(w[i : i + COPY_WORDS]) in foreign:
                 return " ".join(w[i : i + COPY_WORDS])
     return None
-
-
-def compiles(code: str) -> bool:
-    """Does the body compile as the kernel would run it (IPython's `!` and `%` transforms)?"""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    try:
-        compile(TransformerManager().transform_cell(code), "<turn>", "exec")
-    except (SyntaxError, ValueError):
-        return False
-    return True
 
 
 def answer_share_at_choice(model: Any, tokenizer: Any, messages: list, thought: str) -> float:
