@@ -86,10 +86,17 @@ class KyzelApp(App):
             if self.config.model_loader is not None and not demo:
                 model = self.config.model_loader(progress)
             else:
+                adapter = self.config.adapter
+                if adapter is None and self.config.default_adapter:
+                    from kyzel_tui.train_commands import choose_adapter
+
+                    adapter, _ = choose_adapter(
+                        None, self.config.model, demo or self.config.demo, self.config.data_dir
+                    )
                 model = load_or_explain(
                     self.config.model,
                     demo=demo or self.config.demo,
-                    adapter=self.config.adapter,
+                    adapter=adapter,
                     precision=self.config.precision,
                     progress=progress,
                 )

@@ -396,16 +396,20 @@ def _run_app(args: argparse.Namespace, probe) -> int:
     from kyzel_tui.config import AppConfig
 
     # "latest" and run ids name registry folders: resolved (and checked) before the app starts;
-    # without --adapter, the newest adapter that won its evaluation; --adapter none: none.
-    from kyzel_tui.train_commands import app_adapter
+    # --adapter none: none; without --adapter, the newest adapter that won its evaluation, found
+    # by the app while the model loads.
+    adapter = None
+    if args.app_adapter is not None:
+        from kyzel_tui.train_commands import app_adapter
 
-    adapter, ok = app_adapter(args)
-    if not ok:
-        return 1
+        adapter, ok = app_adapter(args)
+        if not ok:
+            return 1
     config = AppConfig(
         home=args.home,
         model=args.app_model,
         adapter=adapter,
+        default_adapter=args.app_adapter is None,
         demo=args.app_demo or False,
         precision=args.app_precision,
         session=args.app_session,

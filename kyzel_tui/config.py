@@ -28,6 +28,10 @@ class AppConfig:
     home: Path | None = None
     model: str | None = None
     adapter: str | None = None
+    default_adapter: bool = False
+    """Without `adapter`: load the newest adapter that won its evaluation, looked up in the
+    loading thread (it needs torch to know the base model, which the first frame must not wait
+    for)."""
     demo: bool | str = False
     """True (or "smollm2"): the embedded model; "random": the tiny random model of the tests."""
     precision: str | None = None
