@@ -18,7 +18,6 @@ from kyzel_tui.screens.help import HelpScreen
 
 from app_harness import (
     app_config,
-    as_loaded,
     idle,
     kinds,
     model_writes,
@@ -40,11 +39,6 @@ PLOT_TURN = render(
         "sales.groupby('month')['amount'].sum().plot()",
     )
 )
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny):
-    return as_loaded(tiny)
 
 
 @pytest.fixture

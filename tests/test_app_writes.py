@@ -28,7 +28,6 @@ from app_harness import (
     CODE_TURN,
     SIZE,
     app_config,
-    as_loaded,
     idle,
     kinds,
     model_writes,
@@ -51,11 +50,6 @@ print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
 db.execute("COMMIT")
 """
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny):
-    return as_loaded(tiny)
 
 
 def slow_steps(seconds: float):
