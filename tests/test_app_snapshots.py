@@ -190,9 +190,6 @@ class TestHelpSnapshots:
             await steady(pilot)
             await pilot.press("f1")
             await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help")
-            # The table's wrapped rows settle over a few refreshes; the scrollbar follows them.
-            await pilot.wait_for_scheduled_animations()
-            await pilot.pause(0.3)
 
         assert snap_compare(app, terminal_size=(100, 36), run_before=run_before)
 
@@ -204,8 +201,5 @@ class TestHelpSnapshots:
             await steady(pilot)
             await pilot.press("f1")
             await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help")
-            # The table's wrapped rows settle over a few refreshes; the scrollbar follows them.
-            await pilot.wait_for_scheduled_animations()
-            await pilot.pause(0.3)
 
         assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
