@@ -52,14 +52,6 @@ def tiny(tmp_path_factory):
     return load_tiny_model(TinySpec(), cache_dir=tmp_path_factory.mktemp("tiny"))
 
 
-@pytest.fixture(scope="module")
-def loaded(tiny):
-    """The tiny model as the app's loader returns it (app tests; `test_agent` has its own)."""
-    from app_harness import as_loaded
-
-    return as_loaded(tiny)
-
-
 def run_cli(home: Path, *args: str, stdin: str | None = None):
     """`kyzel-tui --home HOME ARGS...` in a real process, as a user runs it."""
     import os

@@ -23,6 +23,7 @@ from app_harness import (
     CODE_TURN,
     SIZE,
     app_config,
+    as_loaded,
     kinds,
     model_writes,
     notices,
@@ -36,6 +37,11 @@ from app_harness import (
 )
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny):
+    return as_loaded(tiny)
 
 
 def turns(app) -> list:

@@ -19,6 +19,7 @@ from app_harness import (
     KEY_NAMES,
     SIZE,
     app_config,
+    as_loaded,
     idle,
     kinds,
     model_writes,
@@ -29,6 +30,11 @@ from app_harness import (
 )
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny):
+    return as_loaded(tiny)
 
 
 def slow_steps(seconds: float):

@@ -35,6 +35,7 @@ from app_harness import (
     OTHER_CODE_TURN,
     SIZE,
     app_config,
+    as_loaded,
     idle,
     kinds,
     model_writes,
@@ -51,6 +52,11 @@ from app_harness import (
 pytestmark = pytest.mark.timeout(120)
 
 LONG_TURN = render(TurnFields("let me think " * 100, code="print(1)"))
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny):
+    return as_loaded(tiny)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from app_harness import (
     ANSWER_TURN,
     SIZE,
     app_config,
+    as_loaded,
     idle,
     kinds,
     model_writes,
@@ -35,6 +36,11 @@ from app_harness import (
 )
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny):
+    return as_loaded(tiny)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from kyzel_tui.widgets.transcript.turn_view import TurnView
 from app_harness import (
     SIZE,
     app_config,
+    as_loaded,
     idle,
     kinds,
     model_writes,
@@ -47,6 +48,11 @@ print(E + "[2J" + E + "c" + E + "]0;evil" + " title" + B + E + "]8;;http:" + "//
       + E + "\\link" + E + "]8;;" + E + "\\after")
 print(E + "[31mred" + E + "[0m")"""
 NEVER_SHOWN = ("\x1b", "\x07", "\x9b", "evil title", "http://evil.example")
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny):
+    return as_loaded(tiny)
 
 
 def assert_literal(text: str, *literals: str) -> None:

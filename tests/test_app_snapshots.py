@@ -18,6 +18,7 @@ from kyzel_tui.screens.help import HelpScreen
 
 from app_harness import (
     app_config,
+    as_loaded,
     idle,
     kinds,
     model_writes,
@@ -39,6 +40,11 @@ PLOT_TURN = render(
         "sales.groupby('month')['amount'].sum().plot()",
     )
 )
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny):
+    return as_loaded(tiny)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from app_harness import (
     ANSWER_TURN,
     SIZE,
     app_config,
+    as_loaded,
     idle,
     kinds,
     model_writes,
@@ -39,6 +40,11 @@ pytestmark = pytest.mark.timeout(120)
 LONG_TURN = render(TurnFields("let me think " * 100, code="print(1)"))
 THINKING = render(TurnFields("let me think " * 20, code="print(1)"))
 """Short enough for the thought's share of the token budget when it is continued."""
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny):
+    return as_loaded(tiny)
 
 
 def slow_steps(seconds: float):

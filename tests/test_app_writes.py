@@ -28,6 +28,7 @@ from app_harness import (
     CODE_TURN,
     SIZE,
     app_config,
+    as_loaded,
     idle,
     kinds,
     model_writes,
@@ -50,6 +51,11 @@ print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
 db.execute("COMMIT")
 """
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny):
+    return as_loaded(tiny)
 
 
 def slow_steps(seconds: float):
