@@ -1,6 +1,6 @@
 """What the benchmarks share: timing and rounding helpers, and loading a real model by name.
 
-`load_bench_model` goes through the product's own `core.models.load_model`, so a benchmark
+`load_bench_model` goes through the product's own `core.model.loading.load_model`, so a benchmark
 measures the model the app would run: a short name ("smollm2"), a hub id or a folder, at a
 precision ("4bit", "bf16", "fp32"; None: the product's default), with an optional adapter.
 """
@@ -47,7 +47,7 @@ def json_figures(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def unpack(bitmask: bytes, width: int) -> Any:
-    """The allowed-token vector of a bitmask, as `core.generate` unpacks it."""
+    """The allowed-token vector of a bitmask, as `core.model.generate` unpacks it."""
     import numpy as np
 
     bits = np.unpackbits(np.frombuffer(bitmask, dtype=np.uint8), bitorder="little")
@@ -68,8 +68,8 @@ def quiet() -> None:
 def load_bench_model(
     name: str, precision: str | None = None, adapter: str | None = None, device: str = "cpu"
 ) -> Any:
-    """`core.models.load_model(name, ...)`: a `LoadedModel`, or SystemExit with the reason."""
-    from core.models import ModelLoadError, load_model
+    """`load_model(name, ...)` of `core.model.loading`: a `LoadedModel`, or SystemExit."""
+    from core.model.loading import ModelLoadError, load_model
 
     kwargs: dict[str, Any] = {"adapter": adapter, "device": device}
     if precision is not None:

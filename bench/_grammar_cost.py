@@ -196,14 +196,14 @@ def mask_forced(
 def cold_child(source: str) -> None:
     """In a fresh process: what the first constrained generation pays before its first token.
 
-    `source` is a model as `core.models` names it, or a folder holding only a tokenizer.
+    `source` is a model as `core.model.loading` names it, or a folder holding only a tokenizer.
     """
     if Path(source).is_dir() and not (Path(source) / "config.json").is_file():
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     else:
-        from core.models import load_tokenizer
+        from core.model.loading import load_tokenizer
 
         tokenizer = load_tokenizer(source)[1]
     budget = budget_for(tokenizer, 1024)

@@ -3,8 +3,8 @@
     python bench/constrain.py [--quick] [--model NAME_OR_PATH] [--gemma FOLDER] [--tiny]
                               [--precisions fp32,4bit]
 
-Measured for each tokenizer: SmolLM2 (49k tokens; `--model`, default the embedded "smollm2",
-loaded through `core.models`), Gemma 3 (262k tokens; `--gemma`, a folder holding its tokenizer)
+Measured for each tokenizer: SmolLM2 (49k tokens; `--model`, default the embedded "smollm2", loaded
+through `core.model.loading`), Gemma 3 (262k tokens; `--gemma`, a folder holding its tokenizer)
 and, with `--tiny`, the 32k-token tokenizer of the tiny test model (built once and cached):
 
 1. per-token mask time (`TurnMatcher.allowed()`: forced-token check and bitmask), p50, p99 and
@@ -17,7 +17,8 @@ and, with `--tiny`, the 32k-token tokenizer of the tiny test model (built once a
    2048-token code body and deep into it, next to a naive decode-and-regex check.
 
 Then, on the model, for each precision: constrained and unconstrained generations through the
-product's path (`core.generate.start_generation`, worker thread), interleaved, in tokens/s; and
+product's path (`core.model.generate.start_generation`, worker thread), interleaved, in
+tokens/s; and
 the product's path against a plain `model.generate` in this thread on the same prompts (greedy,
 so both write the same tokens), interleaved. Last, the grammar as an Outlines output type.
 
@@ -164,10 +165,10 @@ def length_figures(tokenizer: Any, quick: bool) -> dict:
 
 
 def _product(model: Any, tokenizer: Any, text: str, tokens: int, **how: Any) -> tuple[int, float]:
-    """(new tokens, seconds) of one generation through `core.generate`."""
+    """(new tokens, seconds) of one generation through `core.model.generate`."""
     from core.chat import path_messages
     from core.events import Event, UserMessage
-    from core.generate import Sampling, start_generation
+    from core.model.generate import Sampling, start_generation
 
     messages = path_messages([Event("E0", "bench", None, UserMessage(text), 0.0)])
     sampling = Sampling(max_new_tokens=tokens, **how.get("sampling", {}))
@@ -183,7 +184,7 @@ def _plain(model: Any, tokenizer: Any, text: str, tokens: int) -> tuple[int, flo
 
     from core.chat import path_messages
     from core.events import Event, UserMessage
-    from core.generate import prompt_ids
+    from core.model.generate import prompt_ids
 
     messages = path_messages([Event("E0", "bench", None, UserMessage(text), 0.0)])
     ids = torch.tensor([prompt_ids(tokenizer, messages)], device=model.device)
@@ -288,11 +289,11 @@ def outlines_figures(model: Any, tokenizer: Any) -> dict:
 
 def tokenizers_to_measure(args: argparse.Namespace) -> list[tuple[str, str, Any, str]]:
     """(key, name, tokenizer, source for a fresh process) of every tokenizer asked for."""
-    from core.models import load_tokenizer
+    from core.model.loading import load_tokenizer
 
     found = []
     if args.tiny:
-        from core.tiny_model import TinySpec, build_tiny_model
+        from core.model.tiny import TinySpec, build_tiny_model
 
         spec = TinySpec(vocab_size=32768, corpus_bytes=24_000_000)
         folder = str(build_tiny_model(spec))

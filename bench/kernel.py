@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.kernel import KernelConfig, KernelRunner  # noqa: E402
+from core.kernel.runner import KernelConfig, KernelRunner  # noqa: E402
 
 
 async def largest_stall(work) -> tuple[float, object]:

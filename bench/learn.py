@@ -43,7 +43,7 @@ def say(text: str) -> None:
 def quality(model, tokenizer, prompts: list[dict], max_new_tokens: int) -> dict:
     """Shares over the fixed prompts, decoded greedily without the grammar."""
     from core.chat import SYSTEM_PROMPT
-    from core.generate import Sampling, start_generation
+    from core.model.generate import Sampling, start_generation
 
     sampling = Sampling(temperature=0.0, max_new_tokens=max_new_tokens)
     formed, code_ok, code_n, answered, questions, tokens, seconds = 0, 0, 0, 0, 0, 0, 0.0
@@ -78,7 +78,7 @@ def quality(model, tokenizer, prompts: list[dict], max_new_tokens: int) -> dict:
 def decode_speed(model, tokenizer, tokens: int = 48, rounds: int = 2) -> float:
     """Greedy decode tokens/s on one fixed prompt (no grammar), the best of `rounds`."""
     from core.chat import SYSTEM_PROMPT
-    from core.generate import Sampling, start_generation
+    from core.model.generate import Sampling, start_generation
 
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},

@@ -4,8 +4,8 @@
 
 For each of the fixed prompts of `bench/quality_prompts.json` (coding tasks and pure questions),
 rendered as a one-message session by `core.chat` (the rendering of the app and of training), the
-model writes one turn through the product's generation path (`core.generate`, grammar on) and one
-reply without the grammar. Reported:
+model writes one turn through the product's generation path (`core.model.generate`, grammar
+on) and one reply without the grammar. Reported:
 
 - parses without the grammar: share of unconstrained replies that are one well-formed turn;
 - code compiles: share of constrained code bodies that compile (after IPython's own transforms
@@ -48,7 +48,7 @@ from _common import (  # noqa: E402
 
 from core.chat import path_messages  # noqa: E402
 from core.events import Event, UserMessage  # noqa: E402
-from core.generate import Sampling, prompt_ids, start_generation  # noqa: E402
+from core.model.generate import Sampling, prompt_ids, start_generation  # noqa: E402
 from grammars.turn import ANSWER, CODE, THOUGHT, TurnParseError, parse  # noqa: E402
 
 PROMPTS = Path(__file__).with_name("quality_prompts.json")

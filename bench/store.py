@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.events import Result, Turn, UserMessage  # noqa: E402
 from core.session import Session  # noqa: E402
-from core.store import Store  # noqa: E402
-from core.store_lock import LockWait  # noqa: E402
+from core.store.database import Store  # noqa: E402
+from core.store.lock import LockWait  # noqa: E402
 
 # Takes the write lock for `hold` s, lets it go for `free` s, again and again; then one long hold.
 HOLDER = """
@@ -39,8 +39,8 @@ while time.monotonic() < end:
     db.execute("BEGIN IMMEDIATE"); time.sleep(hold); db.execute("COMMIT"); time.sleep(free)
 db.execute("BEGIN IMMEDIATE"); time.sleep(long_hold); db.execute("COMMIT")
 """
-from core.xml_read import import_session, parse_session  # noqa: E402
-from core.xml_write import session_to_xml  # noqa: E402
+from core.formats.read import import_session, parse_session  # noqa: E402
+from core.formats.write import session_to_xml  # noqa: E402
 
 
 def body(i: int):

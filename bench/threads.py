@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.generate import Sampling, prompt_ids, start_generation  # noqa: E402
-from core.models import load_model  # noqa: E402
+from core.model.generate import Sampling, prompt_ids, start_generation  # noqa: E402
+from core.model.loading import load_model  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Write a long story about a cat who learns Python."}]
 

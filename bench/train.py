@@ -85,7 +85,7 @@ def build_1b(folder: Path) -> str:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from core.tiny_model import TinySpec, build_tiny_model
+    from core.model.tiny import TinySpec, build_tiny_model
 
     if (folder / "config.json").is_file():
         return str(folder)
@@ -167,7 +167,7 @@ def main() -> int:
         print(json.dumps(sft_once(args.model, args.child, args.gpu_steps, args.seq)))
         return 0
 
-    from core.tiny_model import TinySpec, build_tiny_model
+    from core.model.tiny import TinySpec, build_tiny_model
     from training.trainer import quiet_datasets
 
     quiet_datasets()

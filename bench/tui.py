@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from textual import events  # noqa: E402
 
 from core.events import Event, Result, Turn, UserMessage, Verdict  # noqa: E402
-from core.generate import Sampling  # noqa: E402
-from core.kernel import KernelConfig  # noqa: E402
-from core.models import load_demo  # noqa: E402
-from core.store import SessionInfo, Store  # noqa: E402
+from core.kernel.runner import KernelConfig  # noqa: E402
+from core.model.generate import Sampling  # noqa: E402
+from core.model.loading import load_demo  # noqa: E402
+from core.store.database import SessionInfo, Store  # noqa: E402
 from grammars.turn import TurnFields, render  # noqa: E402
 from kyzel_tui.app import make_app  # noqa: E402
 from kyzel_tui.config import AppConfig  # noqa: E402

@@ -5,8 +5,8 @@ turn, until the model answers or the user speaks. Each method does one step and 
 before it returns, so a crash loses nothing that a caller was told is done. The caller drives:
 the app binds the steps to keys, a script or a test calls `run_task`, which chains them.
 
-Generation runs in a worker thread (`core.generate`); code runs in the kernel through asyncio
-(`core.kernel`). The agent knows nothing of Textual.
+Generation runs in a worker thread (`core.model.generate`); code runs in the kernel through asyncio
+(`core.kernel.runner`). The agent knows nothing of Textual.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 from core.chat import path_messages
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
-from core.generate import GeneratedTurn, Generation, Sampling, start_generation
-from core.kernel import KernelRunner, OutputEvent
+from core.kernel.runner import KernelRunner, OutputEvent
+from core.model.generate import GeneratedTurn, Generation, Sampling, start_generation
 from core.session import HEAD, Session
 from grammars.turn import ANSWER, CODE, THOUGHT
 
@@ -53,11 +53,11 @@ class Agent:
     ):
         self.session = session
         self.model = model
-        """A `core.models.LoadedModel` (None until it is loaded)."""
+        """A `core.model.loading.LoadedModel` (None until it is loaded)."""
         self.runner = runner
         self.config = config or AgentConfig()
         self.writer: Any = None
-        """A `core.store_writer.StoreWriter`: when set, `run` commits through its thread, and
+        """A `core.store.writer.StoreWriter`: when set, `run` commits through its thread, and
         the event loop that awaits the kernel never waits on the database."""
         self._running = False
         self._kernel_events: list[KernelEvent] = []
@@ -329,7 +329,7 @@ class Agent:
             self.session.append(event)
 
     def _append_quietly(self, event: Event) -> None:
-        from core.store import StoreError
+        from core.store.database import StoreError
 
         try:
             self.session.append(event)

@@ -8,7 +8,7 @@ memory is never ahead of what is on disk.
 from __future__ import annotations
 
 from core.events import Event, EventBody, HeadMove, Verdict, VerdictValue
-from core.store import SessionInfo, Store
+from core.store.database import SessionInfo, Store
 from core.tree import SessionTree
 
 HEAD = object()
@@ -21,7 +21,7 @@ class Session:
         self.info = info
         self.tree = tree
         self.writes: Store | None = None
-        """Where appends are committed, when not `store`: a `core.store_writer.StoreWriter`'s
+        """Where appends are committed, when not `store`: a `core.store.writer.StoreWriter`'s
         own connection, so that a write waiting for the lock never holds up reads."""
 
     @classmethod

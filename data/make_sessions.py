@@ -11,7 +11,7 @@ file plays a script through the app's own agent, `core.agent.Agent`, on a tempor
 real `KernelRunner`: scripted turns join the session with `Session.append` where the app would
 generate them, and every user action is the agent's (`say`, `run`, `reject`, `edit`, `rate`,
 `rollback`, `retry_parent`). Accepted code really runs; the kernel's real `Result` is stored under
-it. Then `core.xml_write.session_to_xml` writes `data/sessions/<name>.xml`.
+it. Then `core.formats.write.session_to_xml` writes `data/sessions/<name>.xml`.
 
 The kernel's `HOME` is a prepared temporary folder (the script's files, fixed content, fixed seeds,
 fixed file times) and its working directory the session's folder inside it, so IPython prints paths
@@ -42,10 +42,10 @@ sys.path.insert(0, str(ROOT))
 
 from core.agent import Agent  # noqa: E402
 from core.events import Event, Result, Turn  # noqa: E402
-from core.kernel import KernelConfig, KernelRunner  # noqa: E402
+from core.formats.write import session_to_xml  # noqa: E402
+from core.kernel.runner import KernelConfig, KernelRunner  # noqa: E402
 from core.session import HEAD, Session  # noqa: E402
-from core.store import Store  # noqa: E402
-from core.xml_write import session_to_xml  # noqa: E402
+from core.store.database import Store  # noqa: E402
 from data.script import (  # noqa: E402
     Answer,
     Code,

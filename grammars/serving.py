@@ -8,7 +8,7 @@ the tag itself.
 No per-field `max_tokens` here: with llguidance 1.9.1, a lexeme cut by `max_tokens` ends without
 its `suffix` (the closing tag is lost), and a body lexeme followed by a separate closing-tag
 lexeme cannot end at the tag under greedy lexing. Budgets are closed by the client instead
-(`core.remote`).
+(`core.model.remote`).
 """
 
 from __future__ import annotations

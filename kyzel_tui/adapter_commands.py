@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.store import Store, StoreError
+from core.store.database import Store, StoreError
 from core.text import one_line
 from kyzel_tui.train_commands import _overrides, _progress, base_model, data_home, demo_base
 from training.registry import RegistryError
@@ -84,7 +84,7 @@ def adapters(args: argparse.Namespace) -> int:
 
 def evaluate_adapter(args: argparse.Namespace) -> int:
     """`kyzel-tui eval --adapter X [--demo | --model M]`: the held-out figures, before and after."""
-    from core.models import ModelLoadError
+    from core.model.loading import ModelLoadError
 
     try:
         return _evaluate_adapter(args)
@@ -126,7 +126,7 @@ def _held_rows(home: Path, folder: Path, refs: list[str] | None, config: Any) ->
 
 
 def _evaluate_adapter(args: argparse.Namespace) -> int:
-    from core.models import load_model
+    from core.model.loading import load_model
     from training import registry
     from training.evaluate import compare, evaluate
     from training.settings import load_config

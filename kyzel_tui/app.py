@@ -17,9 +17,9 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from core.agent import AgentConfig
-from core.kernel import KernelRunner
-from core.store import Store, StoreError
-from core.store_writer import StoreWriter
+from core.kernel.runner import KernelRunner
+from core.store.database import Store, StoreError
+from core.store.writer import StoreWriter
 from kyzel_tui.config import AppConfig, read_keymap
 from kyzel_tui.keys import MAIN_BINDINGS, keys_of
 from kyzel_tui.messages import ModelFailed, ModelReady, Progress
@@ -77,7 +77,7 @@ class KyzelApp(App):
         ).start()
 
     def _load_model(self, demo: bool | str) -> None:
-        from core.models import ModelLoadError, load_or_explain
+        from core.model.loading import ModelLoadError, load_or_explain
 
         def progress(text: str) -> None:
             self.main.post_message(Progress(text))
@@ -249,14 +249,14 @@ class KyzelApp(App):
             return session.info
 
     def export_xml(self) -> None:
-        from core.xml_write import session_to_xml
+        from core.formats.write import session_to_xml
 
         session = self.agent.session
         info = self._info(session)
         self._export("xml", session_to_xml(info, session.tree, blob=self.store.blob))
 
     def export_notebook(self) -> None:
-        from core.notebook import session_to_notebook
+        from core.formats.notebook import session_to_notebook
 
         session = self.agent.session
         info = self._info(session)

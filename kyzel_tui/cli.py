@@ -332,8 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         _command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.train or args.command is not None:
         # The app shows waits for the store's lock itself; stderr would garble its screen.
-        from core.store import set_default_lock_notice
-        from core.store_lock import print_lock_notice
+        from core.store.database import set_default_lock_notice
+        from core.store.lock import print_lock_notice
 
         set_default_lock_notice(print_lock_notice)
     if args.train:
@@ -389,9 +389,9 @@ def run_app(args: argparse.Namespace) -> int:
 
 
 def _run_app(args: argparse.Namespace, probe) -> int:
-    from core.generate import Sampling
-    from core.kernel import KernelConfig
-    from core.store import StoreError
+    from core.kernel.runner import KernelConfig
+    from core.model.generate import Sampling
+    from core.store.database import StoreError
     from kyzel_tui.app import make_app
     from kyzel_tui.config import AppConfig
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.generate import Sampling
-from core.kernel import KernelConfig
-from core.store import default_home
+from core.kernel.runner import KernelConfig
+from core.model.generate import Sampling
+from core.store.database import default_home
 
 CONFIG_NAME = "config.toml"
 

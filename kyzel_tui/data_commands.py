@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from core.store import Store, StoreError
+from core.store.database import Store, StoreError
 from core.text import one_line
 
 

@@ -1,7 +1,7 @@
 """`kyzel-tui doctor [--recover]`: check the store's database; write a recovered copy beside it.
 
 The check is SQLite's `integrity_check`, read-only. `--recover` never touches the original: it
-writes a new database next to it (`core.store_doctor`) and says how to switch to it.
+writes a new database next to it (`core.store.doctor`) and says how to switch to it.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.store import DB_NAME, StoreError, default_home
+from core.store.database import DB_NAME, StoreError, default_home
 from core.text import safe_text
 
 
 def doctor(args: argparse.Namespace) -> int:
-    from core.store_doctor import check, recover
+    from core.store.doctor import check, recover
 
     home = Path(args.home).expanduser() if args.home else default_home()
     path = home / DB_NAME

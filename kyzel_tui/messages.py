@@ -21,7 +21,7 @@ class ModelReady(Message):
     """The model finished loading."""
 
     model: Any
-    """The `core.models.LoadedModel`."""
+    """The `core.model.loading.LoadedModel`."""
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Generated(Message):
     """A generation ended (finished, cancelled or failed)."""
 
     generated: Any
-    """The `core.generate.GeneratedTurn`, or None if it failed."""
+    """The `core.model.generate.GeneratedTurn`, or None if it failed."""
     parent: Any
     """Where the turn grows."""
     source: str | None = None

@@ -21,8 +21,8 @@ def _progress(message: str) -> None:
 
 def ask(args: argparse.Namespace) -> int:
     from core.chat import SYSTEM_PROMPT
-    from core.generate import Sampling, start_generation
-    from core.models import ModelLoadError, load_or_explain
+    from core.model.generate import Sampling, start_generation
+    from core.model.loading import ModelLoadError, load_or_explain
     from grammars.constraint import constraint_for
     from kyzel_tui.train_commands import choose_adapter, data_home, for_generation
 
@@ -98,8 +98,8 @@ def ask(args: argparse.Namespace) -> int:
 
 
 def _turns_of_files(args: argparse.Namespace) -> Iterator[tuple[str, list]]:
+    from core.formats.read import XmlImportError, read_session
     from core.tree import SessionTree
-    from core.xml_read import XmlImportError, read_session
 
     for path in args.files:
         try:
@@ -112,7 +112,7 @@ def _turns_of_files(args: argparse.Namespace) -> Iterator[tuple[str, list]]:
 
 def _turns_of_store(args: argparse.Namespace) -> Iterator[tuple[str, list]]:
     from core.session import Session
-    from core.store import Store
+    from core.store.database import Store
 
     with Store.open(args.home) as store:
         ids = (
@@ -131,8 +131,8 @@ class LintInputError(ValueError):
 
 def lint(args: argparse.Namespace) -> int:
     from core.chat import turn_text
-    from core.models import ModelLoadError, load_tokenizer
-    from core.store import StoreError
+    from core.model.loading import ModelLoadError, load_tokenizer
+    from core.store.database import StoreError
     from grammars.constraint import constraint_for
 
     if not (args.files or args.session or args.all):

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from core.store import SessionInfo, Store, StoreError
+from core.store.database import SessionInfo, Store, StoreError
 from core.text import json_line, one_line, safe_text
 
 
@@ -61,7 +61,7 @@ def list_sessions(store: Store, args: argparse.Namespace) -> int:
 
 
 def import_files(store: Store, args: argparse.Namespace) -> int:
-    from core.xml_read import XmlImportError, import_session, read_session
+    from core.formats.read import XmlImportError, import_session, read_session
 
     failed = 0
     for path in args.files:
@@ -115,12 +115,12 @@ def export_session(store: Store, args: argparse.Namespace) -> int:
         return 2
     session = Session.open(store, store.resolve(args.session))
     if fmt == "ipynb":
-        from core.notebook import session_to_notebook
+        from core.formats.notebook import session_to_notebook
 
         text = session_to_notebook(session.info, session.tree, blob=store.blob)
         scope = "the current branch as a notebook"
     else:
-        from core.xml_write import session_to_xml
+        from core.formats.write import session_to_xml
 
         text = session_to_xml(session.info, session.tree, branch_only=bool(branch), blob=store.blob)
         scope = "the current branch" if branch else "every branch"

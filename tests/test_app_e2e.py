@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from core.store import Store
+from core.store.database import Store
 from grammars.turn import TurnFields, render
 
 from app_harness import CODE_TURN

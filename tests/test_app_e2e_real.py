@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from core.store import Store
+from core.store.database import Store
 
 from real_models import smollm2_gguf_path
 

@@ -13,7 +13,7 @@ from textual.widgets import Input, Label, TextArea
 import core.agent
 from core.events import Turn, UserMessage
 from core.session import Session
-from core.store import Store
+from core.store.database import Store
 from grammars.turn import TurnFields, render
 from kyzel_tui.app import make_app
 from kyzel_tui.external_editor import edit_in_editor

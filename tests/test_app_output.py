@@ -9,7 +9,7 @@ import pytest
 
 from core.events import Result, Turn, UserMessage
 from core.session import Session
-from core.store import Store
+from core.store.database import Store
 from grammars.turn import TurnFields, render
 from kyzel_tui.app import make_app
 from kyzel_tui.screens.export_path import ExportPathScreen

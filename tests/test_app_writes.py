@@ -14,9 +14,9 @@ import pytest
 from textual.widgets import DataTable, Input
 
 from core.events import UserMessage
-from core.kernel import KernelConfig
-from core.store import DB_NAME, Store
-from core.store_writer import StoreWriter
+from core.kernel.runner import KernelConfig
+from core.store.database import DB_NAME, Store
+from core.store.writer import StoreWriter
 from grammars.turn import TurnFields, render
 from kyzel_tui.app import make_app
 from kyzel_tui.config import AppConfig

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from core.events import Event, Turn, UserMessage
-from core.store import SessionInfo
+from core.formats.write import session_to_xml
+from core.store.database import SessionInfo
 from core.tree import SessionTree
-from core.xml_write import session_to_xml
 from grammars.turn import TurnFields, render
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -115,7 +115,7 @@ def test_a_wrong_flag_after_a_subcommand_shows_that_subcommands_usage(tmp_path, 
 @pytest.mark.parametrize("title", ["", "   ", "\x1b[2J"])
 def test_an_empty_title_is_refused(tmp_path, title):
     from core.session import Session
-    from core.store import Store
+    from core.store.database import Store
 
     home = tmp_path / "home"
     with Store.open(home) as store:
@@ -152,7 +152,7 @@ def test_every_option_of_every_command_has_a_help_text():
 def test_export_to_a_file_is_private(tmp_path):
     from core.events import UserMessage
     from core.session import Session
-    from core.store import Store
+    from core.store.database import Store
 
     home = tmp_path / "home"
     with Store.open(home) as store:
@@ -171,7 +171,7 @@ def test_export_to_a_file_is_private(tmp_path):
 def test_text_reaches_the_terminal_without_escape_sequences(tmp_path):
     from core.events import UserMessage
     from core.session import Session
-    from core.store import Store
+    from core.store.database import Store
 
     home = tmp_path / "home"
     with Store.open(home) as store:

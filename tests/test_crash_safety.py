@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from core.session import Session
-from core.store import DB_NAME, Store
+from core.store.database import DB_NAME, Store
 
 WRITER = Path(__file__).with_name("writer_proc.py")
 ROOT = Path(__file__).resolve().parents[1]

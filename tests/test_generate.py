@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from core.generate import Sampling, start_generation
+from core.model.generate import Sampling, start_generation
 from grammars.turn import TurnFields, TurnParseError, parse, render
 
 from scripted_model import scripted

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from core.hub import ByteMeter, size_text, wanted_files
+from core.model.hub import ByteMeter, size_text, wanted_files
 
 REPO = "kyzel-test/tiny-coder"
 GATED = "kyzel-test/gated-coder"  # listed, but its files answer "gated" as to a stranger
@@ -94,7 +94,7 @@ def etag(data: bytes) -> str:
 
 @pytest.fixture
 def fake_hub():
-    from core.tiny_model import build_tiny_model
+    from core.model.tiny import build_tiny_model
 
     folder = build_tiny_model()
     files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
@@ -112,7 +112,7 @@ def fake_hub():
 
 LOAD = """
 import json, sys
-from core.models import load_model
+from core.model.loading import load_model
 lines = []
 loaded = load_model(sys.argv[1], device="cpu", progress=lines.append)
 ids = loaded.tokenizer("print(1)")["input_ids"]
@@ -219,7 +219,8 @@ def test_hub_refusals_are_explained(fake_hub, tmp_path: Path, repo: str, said: s
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE", "HF_TOKEN"):
         env.pop(name, None)
     script = (
-        "import sys\nfrom core.hub import ModelLoadError\nfrom core.models import load_model\n"
+        "import sys\nfrom core.model.hub import ModelLoadError\n"
+        "from core.model.loading import load_model\n"
         "try:\n    load_model(sys.argv[1], device='cpu')\n"
         "except ModelLoadError as error:\n    print(type(error).__name__, error)\n"
     )

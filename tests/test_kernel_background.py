@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from core.kernel import KernelConfig, KernelRunner
-from core.kernel_setup import remove_stale_files
+from core.kernel.runner import KernelConfig, KernelRunner
+from core.kernel.setup import remove_stale_files
 
 CHATTY_THREAD = """
 import threading, time
@@ -92,7 +92,7 @@ async def test_background_output_is_read_and_reported_while_idle(chatty):
 
 PARENT = """
 import asyncio, json, sys
-from core.kernel import KernelConfig, KernelRunner
+from core.kernel.runner import KernelConfig, KernelRunner
 
 async def main():
     runner = KernelRunner(KernelConfig())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.models import (
+from core.model.loading import (
     CHATML_TEMPLATE,
     DEMO_LABEL,
     SMALLER,
@@ -23,7 +23,7 @@ from core.models import (
     load_model,
     load_or_explain,
 )
-from core.tiny_model import TinySpec, build_tiny_model
+from core.model.tiny import TinySpec, build_tiny_model
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -288,7 +288,7 @@ def test_default_model_id(hardware: Hardware, expected: str) -> None:
 
 
 def test_every_default_but_the_smallest_has_a_smaller_one() -> None:
-    from core.models import CPU_DEFAULT, GPU_DEFAULTS
+    from core.model.loading import CPU_DEFAULT, GPU_DEFAULTS
 
     defaults = [model_id for _, model_id in GPU_DEFAULTS]
     assert set(SMALLER) == set(defaults)
@@ -312,7 +312,7 @@ def test_load_or_explain_demo(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_out_of_memory_message_names_a_smaller_model() -> None:
     # A real CUDA out-of-memory cannot be caused on demand; this is the text load_model raises.
-    from core.models import _out_of_memory
+    from core.model.loading import _out_of_memory
 
     seven, three, half = (f"Qwen/Qwen2.5-Coder-{size}-Instruct" for size in ("7B", "3B", "0.5B"))
     assert _out_of_memory(seven) == (
@@ -329,7 +329,10 @@ def test_load_or_explain_passes_errors_on(tmp_path: Path) -> None:
 
 
 def test_import_does_not_import_torch() -> None:
-    code = "import sys, core.models; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = (
+        "import sys, core.model.loading; "
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
@@ -346,7 +349,7 @@ def test_cached_hub_id_loads_without_network(folder: Path, tmp_path: Path) -> No
     env = {k: v for k, v in os.environ.items() if not k.endswith("_OFFLINE")}
     # A proxy that does not exist: any network use fails at once rather than retrying.
     env |= {"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_ENDPOINT": "http://127.0.0.1:9"}
-    code = "from core.models import load_model; print(load_model('kyzel-test/tiny').label)"
+    code = "from core.model.loading import load_model; print(load_model('kyzel-test/tiny').label)"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )
@@ -397,7 +400,7 @@ def test_four_bit(device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         with torch.no_grad():
             assert torch.equal(again.model(input_ids=torch.tensor(FIXED_INPUT)).logits, logits)
     # And a constrained turn from it, through the same generation path as on CPU.
-    from core.generate import Sampling, start_generation
+    from core.model.generate import Sampling, start_generation
 
     messages = [{"role": "user", "content": "list the files"}]
     turn = start_generation(
@@ -407,7 +410,7 @@ def test_four_bit(device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_an_unreachable_hub_is_known_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.model_source import hub_reachable
+    from core.model.source import hub_reachable
 
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     assert hub_reachable() is False

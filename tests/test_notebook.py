@@ -12,9 +12,9 @@ import nbformat
 import pytest
 
 from core.events import KernelEvent, Result, Turn, UserMessage
-from core.notebook import literal, prose, session_to_notebook
+from core.formats.notebook import literal, prose, session_to_notebook
 from core.session import Session
-from core.store import Store
+from core.store.database import Store
 
 from conftest import branching_session, run_cli
 

@@ -15,7 +15,7 @@ from test_app_e2e import ROOT, Terminal
 
 from core.events import Result, Turn, UserMessage
 from core.session import Session
-from core.store import Store
+from core.store.database import Store
 
 pytestmark = [
     pytest.mark.timeout(120),

@@ -16,8 +16,8 @@ import pytest
 import pytest_asyncio
 
 from core.agent import Agent, AgentConfig
-from core.generate import Sampling, start_generation
-from core.kernel import KernelConfig, KernelRunner
+from core.kernel.runner import KernelConfig, KernelRunner
+from core.model.generate import Sampling, start_generation
 from core.session import Session
 
 from real_models import smollm2_gguf_path
@@ -34,7 +34,7 @@ def test_the_embedded_model_loads_in_four_bit_with_a_repaired_tokenizer(embedded
     layers = [m for n, m in embedded.model.named_modules() if n.endswith("q_proj")]
     assert layers and all(isinstance(m, bnb.nn.Linear4bit) for m in layers)
     # 4-bit weights take under a third of what float32 would (twice the converted bfloat16 file).
-    from core.embedded import smollm2_folder
+    from core.model.embedded import smollm2_folder
 
     float32_bytes = 2 * (smollm2_folder() / "model.safetensors").stat().st_size
     assert embedded.model.get_memory_footprint() < float32_bytes / 3
@@ -82,8 +82,8 @@ async def test_agent_loop_message_turn_run_result_next_turn(store, embedded, run
 
 
 def test_a_gguf_file_loads_and_converts_once(embedded) -> None:
-    from core.embedded import smollm2_folder
-    from core.model_source import local_source
+    from core.model.embedded import smollm2_folder
+    from core.model.source import local_source
 
     path = smollm2_gguf_path()
     # The same file by path and by short name: one conversion, one folder.

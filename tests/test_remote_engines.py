@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from core.generate import Sampling
-from core.remote import GrammarNotEnforced, RemoteError, RemoteServer
+from core.model.generate import Sampling
+from core.model.remote import GrammarNotEnforced, RemoteError, RemoteServer
 from grammars.turn import parse
 from tests.engines import (
     PREPARE_HINT,
@@ -63,7 +63,7 @@ def start_vllm(logs):
         pytest.skip("vLLM is not prepared: " + PREPARE_HINT.format("vllm"))
     folder = smollm2_folder()
     if folder is None:
-        pytest.skip("the converted SmolLM2 folder is missing (core.embedded.smollm2_folder)")
+        pytest.skip("the converted SmolLM2 folder is missing (core.model.embedded.smollm2_folder)")
     return vllm_server(folder, logs)
 
 

@@ -21,7 +21,7 @@ def matcher_for():
     import llguidance
     from transformers import AutoTokenizer
 
-    from core.tiny_model import build_tiny_model
+    from core.model.tiny import build_tiny_model
     from grammars.constraint import ll_tokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(build_tiny_model())

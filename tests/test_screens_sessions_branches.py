@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, Static, Tree
 
 from core.events import Event, Result, Turn, UserMessage, Verdict
 from core.session import Session
-from core.store import SessionInfo, Store, StoreError
+from core.store.database import SessionInfo, Store, StoreError
 from core.tree import SessionTree
 from kyzel_tui.screens.branches import HEAD_MARK, BranchScreen, node_label
 from kyzel_tui.screens.confirm import ConfirmScreen, PromptScreen

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from core.chat import turn_text
-from core.store import Store
+from core.formats.read import import_session, parse_session, read_session
+from core.store.database import Store
 from core.tree import SessionTree
-from core.xml_read import import_session, parse_session, read_session
 from grammars.turn import parse
 from training.build import EXAMPLES, collect
 from training.datasets import session_rows, unadmitted_turns

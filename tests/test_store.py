@@ -11,7 +11,7 @@ import pytest
 
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
 from core.session import Session
-from core.store import DB_NAME, SCHEMA_VERSION, Store, StoreError
+from core.store.database import DB_NAME, SCHEMA_VERSION, Store, StoreError
 
 from conftest import branching_session
 

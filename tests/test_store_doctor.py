@@ -6,7 +6,7 @@ from pathlib import Path
 
 from core.events import Turn, UserMessage
 from core.session import Session
-from core.store import DB_NAME, Store
+from core.store.database import DB_NAME, Store
 
 from conftest import run_cli
 

@@ -18,7 +18,7 @@ import pytest
 
 from core.events import UserMessage
 from core.session import Session
-from core.store import DB_NAME, Store, StoreError
+from core.store.database import DB_NAME, Store, StoreError
 
 from conftest import run_cli
 

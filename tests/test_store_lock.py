@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from core.events import Event, UserMessage
-from core.store import Store, StoreError
-from core.store_lock import LockWait
+from core.store.database import Store, StoreError
+from core.store.lock import LockWait
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ db.execute("COMMIT")
 
 HOLD_AS_KYZEL = """
 import sys, time
-from core.store import Store
+from core.store.database import Store
 with Store(sys.argv[1]) as store, store._write():
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

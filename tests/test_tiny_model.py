@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.tiny_model import SPEC_FILE, SPECIAL_TOKENS, TinySpec, build_tiny_model
+from core.model.tiny import SPEC_FILE, SPECIAL_TOKENS, TinySpec, build_tiny_model
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -178,7 +178,7 @@ def test_build_is_deterministic(tmp_path: Path, folder: Path, model) -> None:
 
 
 def test_env_var_sets_default_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.tiny_model import default_cache_dir
+    from core.model.tiny import default_cache_dir
 
     monkeypatch.setenv("KYZEL_TINY_CACHE", str(tmp_path))
     assert default_cache_dir() == tmp_path
@@ -189,7 +189,7 @@ def test_lost_race_uses_existing_folder(
 ) -> None:
     # Another builder finishes while this one is building: a complete folder already sits at the
     # final path when os.replace runs, and this builder must use it and clean up after itself.
-    import core.tiny_model as tm
+    import core.model.tiny as tm
 
     spec = replace(SMALL, seed=7)
     target = tmp_path / spec.folder_name()
@@ -213,7 +213,7 @@ def test_build_leaves_global_rng_alone(tmp_path: Path) -> None:
 
 
 def test_llama_builds_and_generates(cache: Path) -> None:
-    from core.tiny_model import load_tiny_model
+    from core.model.tiny import load_tiny_model
 
     model, tokenizer = load_tiny_model(replace(SMALL, arch="llama"), cache)
     assert type(model).__name__ == "LlamaForCausalLM" and not model.training
@@ -236,7 +236,7 @@ def test_invalid_specs_are_refused() -> None:
 
 def test_import_does_not_load_torch() -> None:
     code = (
-        "import sys, core.tiny_model\n"
+        "import sys, core.model.tiny\n"
         "heavy = {'torch', 'transformers', 'tokenizers'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )

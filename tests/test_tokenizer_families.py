@@ -118,7 +118,7 @@ def test_random_walks_through_the_masks_always_parse(tokenizer) -> None:
 
 def _rebuilt(tokenizer, change):
     """A copy of `tokenizer` whose tokenizer.json went through `change`."""
-    from core.tokenizer_repair import _rewrap, _tokenizer_from_spec, backend_spec
+    from core.model.tokenizer_repair import _rewrap, _tokenizer_from_spec, backend_spec
 
     spec = backend_spec(tokenizer)
     change(spec)
@@ -126,7 +126,7 @@ def _rebuilt(tokenizer, change):
 
 
 def test_self_test_refuses_a_decoder_that_lies(smollm2_repaired) -> None:
-    from core.tokenizer_repair import TokenizerBroken, self_test
+    from core.model.tokenizer_repair import TokenizerBroken, self_test
 
     def sentencepiece_decoder(spec):  # what llguidance assumed: "Ċ" stays "Ċ"
         spec["decoder"] = {"type": "Sequence", "decoders": [{"type": "ByteFallback"}]}
@@ -137,7 +137,7 @@ def test_self_test_refuses_a_decoder_that_lies(smollm2_repaired) -> None:
 
 
 def test_self_test_refuses_a_tokenizer_that_splits_words_apart(smollm2_repaired) -> None:
-    from core.tokenizer_repair import TokenizerBroken, self_test
+    from core.model.tokenizer_repair import TokenizerBroken, self_test
 
     def no_merges(spec):
         spec["model"]["merges"] = []
@@ -148,7 +148,7 @@ def test_self_test_refuses_a_tokenizer_that_splits_words_apart(smollm2_repaired)
 
 
 def test_normalising_the_decoder_repairs_the_gguf_conversion(smollm2_unrepaired) -> None:
-    from core.tokenizer_repair import normalise_decoder, self_test
+    from core.model.tokenizer_repair import normalise_decoder, self_test
 
     repaired = normalise_decoder(smollm2_unrepaired)
     assert type(repaired.backend_tokenizer.decoder).__name__ == "ByteLevel"

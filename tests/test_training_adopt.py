@@ -17,8 +17,8 @@ TRAIN = ["--train", "--no-examples", "--eval-share", "0.5", "--set", "preference
 def warm_base(home, tiny_cache, folder):  # noqa: F811
     """The demo model after a few SFT steps on the store, merged and saved as a model folder:
     unlike the random demo model (as uniform as a diverged one), it has a loss to lose."""
-    from core.models import load_model
-    from core.store import Store
+    from core.model.loading import load_model
+    from core.store.database import Store
     from training.adopt import merge_model
     from training.build import collect, make_rows
     from training.settings import TrainConfig
@@ -44,7 +44,7 @@ def test_the_default_adapter_is_the_newest_that_won_never_one_that_diverged(  # 
 ):
     import torch
 
-    from core.models import load_model
+    from core.model.loading import load_model
 
     demo = warm_base(home, tiny_cache, tmp_path / "warm")
     base = ["--home", str(home), *TRAIN, "--model", demo, *FAST, "--set", "warmup=0"]
@@ -88,7 +88,7 @@ def test_the_default_adapter_is_the_newest_that_won_never_one_that_diverged(  # 
 
 
 def test_eval_on_exactly_the_named_sessions_as_json(home, capsys):  # noqa: F811
-    from core.store import Store
+    from core.store.database import Store
 
     assert main(["--home", str(home), *TRAIN, "--demo", *FAST, "--max-steps", "1"]) == 0
     (run,) = registry.list_adapters(home)

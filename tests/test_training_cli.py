@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_training_build import small_store
 
-from core.store import Store
+from core.store.database import Store
 from kyzel_tui.cli import main
 from training.registry import RegistryError, list_adapters, resolve_adapter
 
@@ -29,7 +29,7 @@ FAST = ["--set", "eval_every=2", "--set", "eval_prompts=1", "--set", "eval_max_n
 
 @pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory) -> Path:
-    from core.tiny_model import TinySpec, build_tiny_model
+    from core.model.tiny import TinySpec, build_tiny_model
 
     cache = tmp_path_factory.getbasetemp() / "kyzel-tiny-cache"
     build_tiny_model(TinySpec(), cache)
@@ -45,7 +45,7 @@ def home(tmp_path, tiny_cache, monkeypatch) -> Path:
 
 
 def demo_folder(cache: Path) -> str:
-    from core.tiny_model import TinySpec
+    from core.model.tiny import TinySpec
 
     return str(cache / TinySpec().folder_name())
 
@@ -53,7 +53,7 @@ def demo_folder(cache: Path) -> str:
 def test_train_demo_end_to_end_registers_an_adapter_the_app_can_load(
     home, tiny_cache, tmp_path, capsys
 ):
-    from core.models import ModelLoadError, load_model
+    from core.model.loading import ModelLoadError, load_model
 
     fake = tmp_path / "fake-site" / "unsloth"
     fake.mkdir(parents=True)
@@ -219,8 +219,8 @@ def test_unsloth_backend_trains_and_saves_on_cuda(tmp_path):
 
     import torch
 
-    from core.models import load_model
-    from core.tiny_model import TinySpec, build_tiny_model
+    from core.model.loading import load_model
+    from core.model.tiny import TinySpec, build_tiny_model
     from training.settings import TrainConfig
     from training.trainer import add_lora, choose_backend, load_for_training, train_sft
 

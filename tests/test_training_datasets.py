@@ -126,7 +126,7 @@ SMUGGLING = """<session><events><msg from="user">task</msg>
 
 
 def test_turns_the_grammar_refuses_are_in_no_row_whatever_their_source(store):
-    from core.xml_read import import_session, parse_session
+    from core.formats.read import import_session, parse_session
     from training.datasets import unadmitted_turns
 
     info, _ = import_session(store, parse_session(SMUGGLING.encode(), name="s.xml"))

@@ -72,7 +72,7 @@ def long_chat(turns: int, words: int) -> dict:
 
 
 def test_long_chats_become_windows_that_keep_the_task_and_learn_every_turn_once(tiny_folder):  # noqa: F811
-    from core.models import load_tokenizer
+    from core.model.loading import load_tokenizer
 
     _, tokenizer = load_tokenizer(tiny_folder)
     row = long_chat(turns=12, words=40)
@@ -128,7 +128,7 @@ def test_max_steps_caps_every_stage_and_epochs_end_earlier(tiny_folder, tmp_path
 def test_chunked_scores_equal_the_full_logits(tiny_folder):  # noqa: F811
     import torch
 
-    from core.models import load_model
+    from core.model.loading import load_model
     from training.loss import token_logprobs
 
     loaded = load_model(tiny_folder, device="cpu")
@@ -150,7 +150,7 @@ def test_chunked_scores_equal_the_full_logits(tiny_folder):  # noqa: F811
 
 @pytest.mark.parametrize("kind", ["preference", "kto"])
 def test_long_prompts_are_windowed_around_their_completions(tiny_folder, kind):  # noqa: F811
-    from core.models import load_tokenizer
+    from core.model.loading import load_tokenizer
 
     _, tokenizer = load_tokenizer(tiny_folder)
     prompt = long_chat(turns=8, words=40)["messages"][:-1]

@@ -20,7 +20,7 @@ MODEL = os.environ.get("KYZEL_SMOLLM2") or "smollm2"
 
 @pytest.fixture(scope="module")
 def real_model() -> str:
-    from core.models import ModelLoadError, load_tokenizer
+    from core.model.loading import ModelLoadError, load_tokenizer
 
     try:
         load_tokenizer(MODEL)
@@ -70,7 +70,7 @@ def test_dpo_raises_the_margin_on_its_pairs(real_model):
 
 
 def test_the_default_adapter_skips_a_run_that_diverged(real_model, tmp_path, capsys):
-    from core.store import Store
+    from core.store.database import Store
     from kyzel_tui.cli import main
     from training import registry
 

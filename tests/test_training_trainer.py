@@ -21,7 +21,7 @@ from training.trainer import (
 @pytest.fixture(scope="session")
 def tiny_folder(tmp_path_factory) -> str:
     """The default tiny model's folder, in a cache shared by the training tests of this run."""
-    from core.tiny_model import TinySpec, build_tiny_model
+    from core.model.tiny import TinySpec, build_tiny_model
 
     return str(build_tiny_model(TinySpec(), tmp_path_factory.getbasetemp() / "kyzel-tiny-cache"))
 
@@ -83,7 +83,7 @@ def test_without_cuda_the_backend_is_peft():
 def test_sft_lowers_the_loss_and_the_saved_adapter_gives_the_same_logits(tiny_folder, tmp_path):
     import torch
 
-    from core.models import load_model
+    from core.model.loading import load_model
 
     rows = short_rows()
     config = TrainConfig(

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from core.admission import UNADMITTED, refusal
 from core.events import Event, KernelEvent, Result, Turn, UserMessage, Verdict
+from core.formats.read import XmlImportError, import_session, parse_session, read_session
+from core.formats.write import session_to_xml
 from core.session import Session
-from core.store import SessionInfo, Store
+from core.store.database import SessionInfo, Store
 from core.text import plain_label
 from core.tree import SessionTree
-from core.xml_read import XmlImportError, import_session, parse_session, read_session
-from core.xml_write import session_to_xml
 
 from conftest import branching_session
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from core.admission import UNADMITTED
-from core.store import Store
-from core.xml_read import XmlImportError, import_session, parse_session, read_session
+from core.formats.read import XmlImportError, import_session, parse_session, read_session
+from core.store.database import Store
 
 UTF16_DTD = """<?xml version="1.0" encoding="UTF-16"?>
 <!DOCTYPE session [<!ENTITY e "EXPANDED">]>

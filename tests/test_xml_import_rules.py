@@ -7,9 +7,9 @@ import time
 import pytest
 
 from core.events import Turn
+from core.formats.read import XmlImportError, import_session, parse_session, read_session
 from core.session import Session
 from core.tree import SessionTree
-from core.xml_read import XmlImportError, import_session, parse_session, read_session
 
 
 def tree_of(xml: str) -> SessionTree:

@@ -11,7 +11,7 @@ import sys
 
 from core.events import Result, Turn, UserMessage
 from core.session import Session
-from core.store import Store
+from core.store.database import Store
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ def merge_model(model: Any) -> Any:
 
 
 def merged(loaded: Any) -> Any:
-    """A `core.models.LoadedModel` whose adapter, if any, is merged into its weights."""
+    """A `core.model.loading.LoadedModel` whose adapter, if any, is merged into its weights."""
     if loaded.adapter is None or not hasattr(loaded.model, "merge_and_unload"):
         return loaded
     return dataclasses.replace(loaded, model=merge_model(loaded.model))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.store import SessionInfo, Store
+from core.store.database import SessionInfo, Store
 from core.tree import SessionTree
 from training.datasets import (
     SessionRows,
@@ -49,8 +49,8 @@ def collect(
     examples: Path | None = EXAMPLES,
 ) -> list[Source]:
     """The sessions to learn from: the store's (or the chosen ones), then the example files."""
+    from core.formats.read import read_session
     from core.session import Session
-    from core.xml_read import read_session
 
     sources: list[Source] = []
     if store is not None:

@@ -29,7 +29,7 @@ from typing import Any
 from core.admission import UNADMITTED, is_admitted, refusal
 from core.chat import RENDER_VERSION, path_messages, turn_text
 from core.events import Event
-from core.store import SessionInfo
+from core.store.database import SessionInfo
 from core.tree import SessionTree
 
 

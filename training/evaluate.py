@@ -106,7 +106,7 @@ def format_share(
     model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], max_new_tokens: int = 256
 ) -> float | None:
     """Share of prompts answered with a well-formed turn, decoded greedily and unconstrained."""
-    from core.generate import Sampling, start_generation
+    from core.model.generate import Sampling, start_generation
 
     if not prompts:
         return None

@@ -190,7 +190,7 @@ def resolve_adapter(
     """The adapter folder for `--adapter SPEC` on `base_model_id`.
 
     SPEC is "latest" (the newest run trained on this base), a run id or a unique prefix of one,
-    or a folder (returned as it is: `core.models` checks its base when it loads it).
+    or a folder (returned as it is: `core.model.loading` checks its base when it loads it).
     `demo_base` (the demo model's folder) only makes the messages say `--demo` for it.
     """
     if spec != "latest":

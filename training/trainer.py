@@ -1,8 +1,9 @@
 """Training a LoRA adapter: the model to train, then SFT, then DPO or KTO.
 
 `load_for_training` gives the base model and tokenizer: with Unsloth's 4-bit loader on a CUDA GPU
-where Unsloth is installed, else through `core.models.load_model` (bitsandbytes 4-bit on CUDA,
-float32 on the CPU), so the tokenizer is fixed up exactly as the app does. `add_lora` puts a LoRA
+where Unsloth is installed, else through `core.model.loading.load_model` (bitsandbytes 4-bit on
+CUDA, float32 on the CPU), so the tokenizer is fixed up exactly as the app does. `add_lora` puts a
+LoRA
 on every linear layer; `train_sft` trains it on the SFT rows (loss on the good assistant turns
 only, the mask from `training.datasets`), and `train_preference` goes on from that adapter with DPO
 (preference pairs) or KTO (ratings), the SFT adapter as the reference (the stages themselves:
@@ -75,7 +76,7 @@ def load_for_training(
         # Imported before trl and peft touch the model: Unsloth patches them on import.
         from unsloth import FastLanguageModel
 
-        from core.models import load_tokenizer
+        from core.model.loading import load_tokenizer
 
         model, _ = FastLanguageModel.from_pretrained(
             model_name=model_id,
@@ -86,7 +87,7 @@ def load_for_training(
         # The app's tokenizer (pad token, chat template) so that training sees the app's text.
         _, tokenizer = load_tokenizer(model_id, progress=progress)
         return Trainable(model, tokenizer, model_id, backend, "cuda", config.load_in_4bit)
-    from core.models import load_model
+    from core.model.loading import load_model
 
     device = "cuda" if cuda_available() else "cpu"
     quantize = device == "cuda" and config.load_in_4bit

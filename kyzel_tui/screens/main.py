@@ -22,10 +22,10 @@ from textual.widgets import Footer, Input
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from core.agent import Agent, AgentConfig
-from core.generate import Generation
+from core.model.generate import Generation
 from core.session import HEAD, Session
-from core.store import StoreError
-from core.store_writer import FAILED
+from core.store.database import StoreError
+from core.store.writer import FAILED
 from grammars.turn import render
 from kyzel_tui.keys import MAIN_BINDINGS, keys_of
 from kyzel_tui.messages import Generated, ModelFailed, ModelReady, Progress, Streamed

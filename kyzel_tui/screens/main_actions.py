@@ -12,7 +12,7 @@ import time
 
 from textual import work
 
-from core.store_writer import FAILED
+from core.store.writer import FAILED
 from grammars.turn import THOUGHT, TurnFields, render
 from kyzel_tui.keys import help_rows
 from kyzel_tui.widgets.transcript.event_view import EventView
@@ -141,7 +141,7 @@ class MovingActions:
 
     @work(group="dialog")
     async def action_rollback(self) -> None:
-        from core.replay import cells_to_replay, skipped_cells
+        from core.kernel.replay import cells_to_replay, skipped_cells
         from kyzel_tui.screens.rollback import RollbackScreen
 
         view = self.transcript.selected()
@@ -160,7 +160,7 @@ class MovingActions:
 
     @work(exclusive=True, group="run")
     async def replay(self) -> None:
-        from core.replay import replay
+        from core.kernel.replay import replay
 
         self.running = True
         self.started_at = time.monotonic()

@@ -14,10 +14,10 @@ from typing import Any
 
 from textual import work
 
-from core.generate import Generation
-from core.store import StoreError
-from core.store_lock import LockWait, lock_holder
-from core.store_writer import FAILED, StoreWriter
+from core.model.generate import Generation
+from core.store.database import StoreError
+from core.store.lock import LockWait, lock_holder
+from core.store.writer import FAILED, StoreWriter
 
 WAITING = "waiting for the database (another kyzel-tui process is writing to it)…"
 """The notice while a write waits, when the system cannot tell who holds the lock."""

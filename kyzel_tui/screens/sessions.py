@@ -19,8 +19,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from core.store import SessionInfo, Store, StoreError
-from core.store_writer import StoreWriter
+from core.store.database import SessionInfo, Store, StoreError
+from core.store.writer import StoreWriter
 from core.text import one_line
 from kyzel_tui.screens.confirm import ConfirmScreen, PromptScreen
 

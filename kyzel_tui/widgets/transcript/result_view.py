@@ -11,7 +11,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from core.events import Result
-from core.kernel_output import overwrite, resolved
+from core.kernel.output import overwrite, resolved
 from core.text import colours_only
 from kyzel_tui.widgets.transcript.event_view import EventView
 from kyzel_tui.widgets.transcript.image_view import open_pictures, pictures_of

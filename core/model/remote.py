@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from core.generate import GeneratedTurn, Generation, GenerationStats, Sampling
+from core.model.generate import GeneratedTurn, Generation, GenerationStats, Sampling
 from grammars.gbnf import gbnf
 from grammars.rest import PrefixError, closing_text, locate
 from grammars.serving import llguidance_grammar

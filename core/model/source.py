@@ -2,7 +2,7 @@
 
 - `local_source` turns what the user named into a folder transformers can load: the short name
   `smollm2` (the embedded model), a `.gguf` file or a folder holding one (converted once by
-  `core.gguf`), or a `save_pretrained` folder as it is; hub ids are left to the caller.
+  `core.model.gguf`), or a `save_pretrained` folder as it is; hub ids are left to the caller.
 - `hub_reachable` answers within two seconds whether the Hugging Face hub can be reached, so
   that a machine without network is told at once rather than after 30 s of retries.
 - `choose_precision` picks 4-bit NF4 for real models wherever bitsandbytes can run it (CUDA, and
@@ -28,10 +28,10 @@ _HUB_TIMEOUT_S = 2.0
 
 def local_source(model_id: str, progress: Callable[[str], None]) -> Path | None:
     """The local folder to load for `model_id` (converting a GGUF file first); None: a hub id."""
-    from core.gguf import converted_folder, gguf_in
+    from core.model.gguf import converted_folder, gguf_in
 
     if model_id.lower() in SHORT_NAMES:
-        from core.embedded import smollm2_folder
+        from core.model.embedded import smollm2_folder
 
         return smollm2_folder(progress)
     path = Path(model_id).expanduser()
@@ -112,7 +112,7 @@ def nf4_copy(folder: Path) -> Path | None:
         return None
     import hashlib
 
-    from core.gguf import cache_root
+    from core.model.gguf import cache_root
 
     digest = hashlib.sha256(str(folder.resolve()).encode())
     for item in sorted(folder.iterdir()):
@@ -127,7 +127,7 @@ def save_nf4_copy(model: Any, target: Path) -> None:
     import shutil
     import tempfile
 
-    from core.tiny_model import quiet_progress_bars
+    from core.model.tiny import quiet_progress_bars
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))

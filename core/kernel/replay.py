@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from core.events import Event, KernelEvent, Result, Turn
-from core.kernel import KernelRunner
+from core.kernel.runner import KernelRunner
 from core.session import Session
 
 CUT_SHORT = ("interrupted", "aborted", "timeout", "died")

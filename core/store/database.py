@@ -4,7 +4,7 @@ One database (WAL mode, file mode 0600) under the user data directory holds all 
 event is one committed transaction before anyone is told it exists, so killing the process at any
 moment loses nothing that was reported as done. Several processes may write at once: writers take
 the write lock up front (`BEGIN IMMEDIATE`) and wait for it within a bound (`lock_wait`), telling
-`lock_notice` after a second whom they wait for (`core.store_lock`), then give up saying so.
+`lock_notice` after a second whom they wait for (`core.store.lock`), then give up saying so.
 
 Events are never updated or deleted by normal use; a session is deleted only on explicit request.
 The store knows rows and transactions; the tree and its rules live in `core.tree`.
@@ -27,8 +27,8 @@ from pathlib import Path
 
 from core.events import Event, UserMessage, body_from_dict, body_to_dict, searchable_text
 from core.ids import new_id
-from core.store_faults import StoreError, friendly_error, prepare_folder, why_unwritable
-from core.store_lock import BUSY_TIMEOUT_MS, LOCK_WAIT, LockNotice, take_write_lock
+from core.store.faults import StoreError, friendly_error, prepare_folder, why_unwritable
+from core.store.lock import BUSY_TIMEOUT_MS, LOCK_WAIT, LockNotice, take_write_lock
 from core.text import plain_label
 
 DB_NAME = "kyzel.db"

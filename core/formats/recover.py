@@ -65,6 +65,6 @@ def recover_text(data: bytes, name: str) -> tuple[bytes, list[str]]:
 
 
 def _import_error(message: str) -> ValueError:
-    from core.xml_read import XmlImportError
+    from core.formats.read import XmlImportError
 
     return XmlImportError(message)

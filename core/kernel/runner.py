@@ -10,7 +10,7 @@ duration and execution count. Faults are the runner's job:
 - a timeout that interrupts, then restarts the kernel if the interrupt does not take;
 - a dead kernel, noticed by polling its process (or heartbeat) and restarted; the caller hears of
   it through `on_kernel_event` so that the model can be told its variables are gone;
-- output floods, capped inside the kernel (`core.kernel_setup`) and again here;
+- output floods, capped inside the kernel (`core.kernel.setup`) and again here;
 - `input()`, refused: requests never allow stdin;
 - output of no running request (a thread still printing after its cell ended): a reader task
   takes every kernel message as it comes, so none pile up, gives each to the execution it belongs
@@ -18,7 +18,7 @@ duration and execution count. Faults are the runner's job:
 - a parent that dies without a word (SIGKILL): the kernel watches for it and ends itself, and
   the next start removes connection files and spec folders that dead runners left.
 
-It knows nothing of sessions or the UI; `core.replay` re-runs a branch's cells.
+It knows nothing of sessions or the UI; `core.kernel.replay` re-runs a branch's cells.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from core.events import KernelEvent, Result
-from core.kernel_output import Background, Collector, OutputEvent
-from core.kernel_setup import (
+from core.kernel.output import Background, Collector, OutputEvent
+from core.kernel.setup import (
     SPEC_NAME,
     owned_name,
     remove_stale_files,

@@ -1,16 +1,17 @@
 """Loading the model that answers: a Hugging Face causal LM, its tokenizer, and an optional adapter.
 
 `load_model` takes a hub id, a local `save_pretrained` folder, a `.gguf` file (or a folder holding
-one; converted once by `core.gguf`) or `smollm2` (the embedded model, `core.embedded`) and returns
-a `LoadedModel`. Real models load in 4-bit NF4 by bitsandbytes wherever it runs (CUDA, and the
-CPU), tiny ones in full precision; `precision` ("4bit", "bf16", "fp32") overrides that. The
+one; converted once by `core.model.gguf`) or `smollm2` (the embedded model, `core.model.embedded`)
+and returns a `LoadedModel`. Real models load in 4-bit NF4 by bitsandbytes wherever it runs (CUDA,
+and the CPU), tiny ones in full precision; `precision` ("4bit", "bf16", "fp32") overrides that. The
 tokenizer is made fit for the turn grammar: a byte-level decoder is normalised, it must have an
 EOS token (a turn ends with it), it gets a pad token if it has none and a ChatML chat template
-(after BOS, when the tokenizer uses one) if it has none, and it passes `core.tokenizer_repair`'s
-self-test, so that a broken tokenizer is one clear error at load time.
+(after BOS, when the tokenizer uses one) if it has none, and it passes
+`core.model.tokenizer_repair`'s self-test, so that a broken tokenizer is one clear error at load
+time.
 A PEFT LoRA adapter (what `--train` writes) can be put on top; it is refused when it was trained
 on another base model. `default_model_id` picks a Qwen2.5-Coder size that fits the hardware, and
-`load_demo` gives the tiny random model of `core.tiny_model`, for tests (`--demo random`).
+`load_demo` gives the tiny random model of `core.model.tiny`, for tests (`--demo random`).
 `load_or_explain` falls back to the embedded model, with a notice, when the hardware's default is
 neither cached nor downloadable.
 
@@ -34,21 +35,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core.hub import (
+from core.model.hub import (
     ModelLoadError,
     ModelUnavailable,
     fetch,
     first_line,
     hub_offline,
 )
-from core.model_source import (
+from core.model.source import (
     SHORT_NAMES,
     choose_precision,
     local_source,
     nf4_copy,
     save_nf4_copy,
 )
-from core.tiny_model import quiet_progress_bars
+from core.model.tiny import quiet_progress_bars
 
 Progress = Callable[[str], None]
 
@@ -187,8 +188,8 @@ def load_demo(
     adapter: str | None = None,
     progress: Progress | None = None,
 ) -> LoadedModel:
-    """The tiny random model of `core.tiny_model` (built on first use), on CPU, marked as a demo."""
-    from core.tiny_model import TinySpec, build_tiny_model
+    """The tiny random model of `core.model.tiny` (built on first use), on CPU, marked as a demo."""
+    from core.model.tiny import TinySpec, build_tiny_model
 
     if progress is not None:
         progress("preparing the demo model (built once, a few seconds)")
@@ -210,7 +211,7 @@ def load_tokenizer(
     report = progress or (lambda _message: None)
     random = demo == "random"
     if random:
-        from core.tiny_model import TinySpec, build_tiny_model
+        from core.model.tiny import TinySpec, build_tiny_model
 
         model_id = str(build_tiny_model(TinySpec()))
     elif demo:
@@ -271,8 +272,8 @@ def _looks_like_path(name: str) -> bool:
 def _local_folder(model_id: str, report: Progress) -> Path | None:
     """The folder `model_id` names, checked (a GGUF file or `smollm2` converted first); None for
     a hub id."""
-    from core.embedded import EmbeddedMissing
-    from core.gguf import GGUFError
+    from core.model.embedded import EmbeddedMissing
+    from core.model.gguf import GGUFError
 
     if model_id.lower() not in SHORT_NAMES and not _looks_like_path(model_id):
         return None
@@ -349,7 +350,7 @@ def _not_causal(model_id: str, model_type: str) -> str:
 def _load_tokenizer(
     source: str, model_id: str, folder: Path | None, cache_only: bool, report: Progress
 ) -> Any:
-    from core.tokenizer_repair import TokenizerBroken, normalise_decoder, self_test
+    from core.model.tokenizer_repair import TokenizerBroken, normalise_decoder, self_test
 
     try:
         tokenizer = fetch("AutoTokenizer", source, model_id, cache_only, report)
@@ -529,7 +530,7 @@ def _label(
 ) -> str:
     # A folder is named by its last part: a status bar has no room for a long path.
     if model_id.lower() in SHORT_NAMES:
-        from core.embedded import LABEL
+        from core.model.embedded import LABEL
 
         name = LABEL
     elif folder is not None:

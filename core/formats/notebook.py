@@ -60,7 +60,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
-from core.store import SessionInfo, StoreError
+from core.store.database import SessionInfo, StoreError
 from core.tree import SessionTree
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")

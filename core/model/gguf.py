@@ -2,7 +2,7 @@
 
 `--model file.gguf` (or a folder holding one `.gguf` and no `config.json`) goes through
 `converted_folder`: transformers dequantises the weights (any architecture it reads from GGUF),
-the tokenizer is rebuilt or repaired by `core.tokenizer_repair` and self-tested, and both are
+the tokenizer is rebuilt or repaired by `core.model.tokenizer_repair` and self-tested, and both are
 saved in bfloat16 into the platform cache (`$KYZEL_MODEL_CACHE`, else the user cache dir), in a
 folder keyed by the file's content hash (or a caller's key, such as a package version). The
 folder is written beside its final place and renamed when complete, so a killed conversion
@@ -81,7 +81,7 @@ def converted_folder(
     path: Path, *, key: str | None = None, progress: Progress | None = None
 ) -> Path:
     """The Hugging Face folder of GGUF file `path`, converting it on first use."""
-    from core.tiny_model import quiet_progress_bars
+    from core.model.tiny import quiet_progress_bars
 
     report = progress or (lambda _message: None)
     root = cache_root()
@@ -139,7 +139,7 @@ def read_fields(path: Path) -> dict[str, Any]:
 
 
 def _tokenizer(path: Path, fields: dict[str, Any]) -> tuple[Any, list[int]]:
-    from core.tokenizer_repair import (
+    from core.model.tokenizer_repair import (
         TokenizerBroken,
         fix_special_tokens,
         normalise_decoder,
@@ -171,7 +171,7 @@ def _model(path: Path) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from core.tiny_model import quiet_progress_bars
+    from core.model.tiny import quiet_progress_bars
 
     try:
         with quiet_progress_bars(), _quiet_gguf_bar():

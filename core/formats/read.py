@@ -2,8 +2,9 @@
 
 Two dialects share the element names:
 
-- **ours** (`<session format="kyzel-tui">`, written by `core.xml_write`): every event carries its
-  id, parent and time; bodies are taken exactly as written, so a file round-trips to the same tree.
+- **ours** (`<session format="kyzel-tui">`, written by `core.formats.write`): every event carries
+  its id, parent and time; bodies are taken exactly as written, so a file round-trips to the same
+  tree.
 - **kyzel** (anything else): a flat list of elements, mapped to events in order. Bodies lose the
   blank lines and indentation that frame them in the file. The mapping:
 
@@ -29,16 +30,15 @@ Every turn read (either dialect) goes through the turn grammar's admission check
 (`core.admission`); a turn the grammar refuses (a `<code>` body holding `</code><answer>…`, say)
 is imported with `meta["unadmitted"]` holding the reason: shown as such, never trained on.
 
-Safety (`core.xml_input`, `core.xml_schema`): only regular files, at most `max_bytes` as read,
-UTF-8 or UTF-16, no DTD whatever the encoding; the parser never resolves entities, never loads a
-DTD, never touches the network. Attribute values are checked against a schema (times, the JSON in
-`data`) and blob hashes against their bytes; an element inside a body (`<b>`, `xi:include`) is an
-error, since its text would be lost. Titles and model names lose control and bidi characters and
-are cut to 500 characters. A file with any error is refused whole, with `file:line:col` and the
+Safety (`core.formats.encoding`, `core.formats.schema`): only regular files, at most `max_bytes` as
+read, UTF-8 or UTF-16, no DTD whatever the encoding; the parser never resolves entities, never
+loads a DTD, never touches the network. Attribute values are checked against a schema (times, the
+JSON in `data`) and blob hashes against their bytes; an element inside a body (`<b>`, `xi:include`)
+is an error, since its text would be lost. Titles and model names lose control and bidi characters
+and are cut to 500 characters. A file with any error is refused whole, with `file:line:col` and the
 reason; nothing of it reaches the store. `recover=True` first escapes the stray `&` and `<` that
 hand-editing leaves in bodies (reporting each fix), losing no character: an element inside a body
-is kept as its text, tags included.
-"""
+is kept as its text, tags included. """
 
 from __future__ import annotations
 
@@ -53,16 +53,23 @@ from pathlib import Path
 
 from core.admission import UNADMITTED, refusal
 from core.events import Event, EventBody, KernelEvent, Result, Turn, UserMessage, Verdict
+from core.formats.encoding import InputError, as_utf8, decode, read_bytes
+from core.formats.kyzel import KyzelReader
+from core.formats.recover import KNOWN as _KNOWN
+from core.formats.recover import recover_text
+from core.formats.schema import (
+    SchemaError,
+    check_meta,
+    check_result,
+    check_time,
+    check_turn,
+    load_data,
+)
+from core.formats.write import FORMAT
 from core.ids import new_id
-from core.store import TITLE_LIMIT, SessionInfo, Store, StoreError
+from core.store.database import TITLE_LIMIT, SessionInfo, Store, StoreError
 from core.text import plain_label
 from core.tree import SessionTree
-from core.xml_input import InputError, as_utf8, decode, read_bytes
-from core.xml_kyzel import KyzelReader
-from core.xml_recover import KNOWN as _KNOWN
-from core.xml_recover import recover_text
-from core.xml_schema import SchemaError, check_meta, check_result, check_time, check_turn, load_data
-from core.xml_write import FORMAT
 
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
 

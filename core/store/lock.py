@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.store_faults import StoreError, friendly_error
+from core.store.faults import StoreError, friendly_error
 
 NOTICE_AFTER = 1.0
 """Seconds of waiting before the user is told."""

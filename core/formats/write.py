@@ -22,7 +22,7 @@ read and edit by hand. Text is kept exactly: `]]>` splits a CDATA section, a car
 character reference, and a body holding characters that XML 1.0 cannot carry at all (NUL, most
 control characters) is written as base64 with `enc="base64"`.
 
-This module writes; `core.xml_read` reads, and is its exact inverse for files written here.
+This module writes; `core.formats.read` reads, and is its exact inverse for files written here.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
-from core.store import SessionInfo
+from core.store.database import SessionInfo
 from core.tree import SessionTree
 
 FORMAT = "kyzel-tui"

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from core.ids import new_id
 from core.session import Session
-from core.store import SessionInfo, Store, StoreError
+from core.store.database import SessionInfo, Store, StoreError
 from core.tree import SessionTree
 
 T = TypeVar("T")

@@ -1,0 +1,1 @@
+"""Session files in and out: XML schema, reader, writer, kyzel dialect, recovery, notebooks."""

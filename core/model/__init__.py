@@ -1,0 +1,1 @@
+"""Local and remote models: loading, tiny test model, GGUF, tokenizer repair, generation."""

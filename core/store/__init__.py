@@ -1,0 +1,1 @@
+"""The append-only SQLite store: the database, its writer thread, locking, faults and repair."""
