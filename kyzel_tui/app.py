@@ -88,7 +88,7 @@ class KyzelApp(App):
             else:
                 adapter = self.config.adapter
                 if adapter is None and self.config.default_adapter:
-                    from kyzel_tui.train_commands import choose_adapter
+                    from kyzel_tui.cli.train import choose_adapter
 
                     adapter, _ = choose_adapter(
                         None, self.config.model, demo or self.config.demo, self.config.data_dir
@@ -100,7 +100,7 @@ class KyzelApp(App):
                     precision=self.config.precision,
                     progress=progress,
                 )
-                from kyzel_tui.train_commands import for_generation
+                from kyzel_tui.cli.train import for_generation
 
                 model = for_generation(model)  # the adapter merged: it costs no decode speed
         except ModelLoadError as error:
@@ -214,8 +214,8 @@ class KyzelApp(App):
 
     def _export(self, suffix: str, text: str) -> None:
         """Ask where (default: exports/ in the data folder), then write it for the user alone."""
+        from kyzel_tui.cli.sessions import write_private
         from kyzel_tui.screens.export_path import ExportPathScreen
-        from kyzel_tui.store_commands import write_private
 
         folder = self.config.data_dir / "exports"
         default = folder / f"kyzel-{self.agent.session.id}.{suffix}"

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.store.database import Store, StoreError
 from core.text import one_line
-from kyzel_tui.train_commands import _overrides, _progress, base_model, data_home, demo_base
+from kyzel_tui.cli.train import _overrides, _progress, base_model, data_home, demo_base
 from training.registry import RegistryError
 from training.settings import TrainError
 

@@ -24,7 +24,7 @@ def ask(args: argparse.Namespace) -> int:
     from core.model.generate import Sampling, start_generation
     from core.model.loading import ModelLoadError, load_or_explain
     from grammars.constraint import constraint_for
-    from kyzel_tui.train_commands import choose_adapter, data_home, for_generation
+    from kyzel_tui.cli.train import choose_adapter, data_home, for_generation
 
     adapter, ok = choose_adapter(args.adapter, args.model, args.demo, data_home(args))
     if not ok:

@@ -169,7 +169,7 @@ def _train(args: argparse.Namespace) -> int:
     sources = _collect(home, args.train_sessions, config.examples)
     built = make_rows(sources, config.eval_share)
     if args.train_review:
-        from kyzel_tui.data_commands import review
+        from kyzel_tui.cli.review import review
 
         print(review(sources, built))
         return 0
@@ -372,13 +372,13 @@ def _stage_table(stages: list[Any]) -> str:
 
 def adapters(args: argparse.Namespace) -> int:
     """`kyzel-tui adapters`: see `kyzel_tui.adapter_commands`."""
-    from kyzel_tui import adapter_commands
+    from kyzel_tui.cli import adapters as adapter_commands
 
     return adapter_commands.adapters(args)
 
 
 def evaluate_adapter(args: argparse.Namespace) -> int:
     """`kyzel-tui eval`: see `kyzel_tui.adapter_commands`."""
-    from kyzel_tui import adapter_commands
+    from kyzel_tui.cli import adapters as adapter_commands
 
     return adapter_commands.evaluate_adapter(args)

@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.train:
         if args.command is not None:
             parser.error(f"--train runs on its own, not with the {args.command} command")
-        from kyzel_tui import train_commands
+        from kyzel_tui.cli import train as train_commands
 
         return train_commands.train(args)
     if args.command is None:
@@ -347,24 +347,24 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--dry-run and --review go with --train")
         return run_app(args)
     if args.command in ("ask", "lint"):
-        from kyzel_tui import model_commands
+        from kyzel_tui.cli import model as model_commands
 
         return getattr(model_commands, args.command)(args)
     if args.command == "doctor":
-        from kyzel_tui.doctor_command import doctor
+        from kyzel_tui.cli.doctor import doctor
 
         return doctor(args)
     if args.command == "exclude":
-        from kyzel_tui import data_commands
+        from kyzel_tui.cli import review as data_commands
 
         return data_commands.exclude(args)
     if args.command in ("adapters", "eval"):
-        from kyzel_tui import train_commands
+        from kyzel_tui.cli import train as train_commands
 
         if args.command == "eval":
             return train_commands.evaluate_adapter(args)
         return train_commands.adapters(args)
-    from kyzel_tui import store_commands
+    from kyzel_tui.cli import sessions as store_commands
 
     return store_commands.run(args)
 
@@ -400,7 +400,7 @@ def _run_app(args: argparse.Namespace, probe) -> int:
     # by the app while the model loads.
     adapter = None
     if args.app_adapter is not None:
-        from kyzel_tui.train_commands import app_adapter
+        from kyzel_tui.cli.train import app_adapter
 
         adapter, ok = app_adapter(args)
         if not ok:
