@@ -119,9 +119,10 @@ def test_lint_needs_something_to_check(env):
     ],
 )
 def test_demo_takes_a_kind_only_when_one_is_named(argv, demo, prompt) -> None:
-    from kyzel_tui.cli import _demo_argv, build_parser
+    from kyzel_tui.cli import build_parser
+    from kyzel_tui.cli.options import demo_argv
 
-    args = build_parser().parse_args(_demo_argv(argv))
+    args = build_parser().parse_args(demo_argv(argv))
     assert (args.demo, args.prompt) == (demo, prompt)
 
 

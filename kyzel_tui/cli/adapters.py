@@ -1,6 +1,7 @@
 """The adapter commands: `adapters` (the registry's runs with their figures and verdicts) and
 `eval` (an adapter's figures without and with it, on its held-out sessions or on exactly the
 sessions named; `--json` prints one object). Errors come out as one line that says what to do.
+Their options are declared at the end (`register`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from core.store.database import Store, StoreError
 from core.text import one_line
+from kyzel_tui.cli.options import add_model_options
 from kyzel_tui.cli.train import _overrides, _progress, base_model, data_home, demo_base
 from training.registry import RegistryError
 from training.settings import TrainError
@@ -160,3 +162,29 @@ def _evaluate_adapter(args: argparse.Namespace) -> int:
         with (folder / "evaluations.jsonl").open("a", encoding="utf-8") as out:
             out.write(json.dumps(record) + "\n")
     return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    listing = sub.add_parser("adapters", help="list trained adapters, newest first")
+    listing.add_argument("--delete", metavar="RUN", help="delete this adapter (run id or prefix)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(handler=adapters)
+
+    evaluate = sub.add_parser(
+        "eval", help="evaluate an adapter on the held-out sessions, without and with it"
+    )
+    evaluate.add_argument(
+        "--adapter", required=True, metavar="RUN|PATH", help="latest, a run id, or a folder"
+    )
+    add_model_options(evaluate, what="the adapter was trained on (default: the adapter's own)")
+    evaluate.add_argument(
+        "--sessions",
+        nargs="+",
+        metavar="ID",
+        help="evaluate on exactly these sessions (stored or example), all of them",
+    )
+    evaluate.add_argument("--json", action="store_true", help="one JSON object: before and after")
+    evaluate.add_argument(
+        "--set", dest="train_set", action="append", metavar="KEY=VALUE", help="a [train] setting"
+    )
+    evaluate.set_defaults(handler=evaluate_adapter)

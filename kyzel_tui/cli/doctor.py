@@ -46,3 +46,11 @@ def doctor(args: argparse.Namespace) -> int:
         f"and any {DB_NAME}-wal and {DB_NAME}-shm out of {home}, then rename the copy {DB_NAME}"
     )
     return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("doctor", help="check the database; --recover writes a repaired copy")
+    parser.add_argument(
+        "--recover", action="store_true", help="copy what can be read into a new file beside it"
+    )
+    parser.set_defaults(handler=doctor)

@@ -3,6 +3,7 @@
 `ask` generates one turn headless, streaming it to standard output; `lint` runs the admission
 check of the turn grammar over every turn of XML files or stored sessions. Both print their
 errors as one line that says what to do, and load torch and transformers only when they run.
+Their options are declared at the end (`register`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from core.text import one_line, safe_text
+from kyzel_tui.cli.options import add_model_options
 
 
 def _progress(message: str) -> None:
@@ -167,3 +170,47 @@ def lint(args: argparse.Namespace) -> int:
     verdict = "all admitted" if not refused else f"{refused} refused"
     print(f"{checked} turns checked against the turn grammar ({label}): {verdict}")
     return 1 if refused else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ask_parser = sub.add_parser("ask", help="generate one turn for PROMPT, headless, and print it")
+    ask_parser.add_argument("prompt", metavar="PROMPT", help="the request, as typed in the app")
+    add_model_options(ask_parser)
+    ask_parser.add_argument(
+        "--adapter",
+        metavar="RUN|PATH",
+        help="latest, a run id, a folder, or none (default: the newest that improved)",
+    )
+    ask_parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="token budget of the whole turn (default 1024)",
+    )
+    ask_parser.add_argument(
+        "--temperature", type=float, default=0.7, help="default 0.7; 0 is greedy"
+    )
+    ask_parser.add_argument("--seed", type=int, help="for a repeatable sample")
+    ask_parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: the fields, the raw text and the figures",
+    )
+    ask_parser.set_defaults(handler=ask)
+
+    lint_parser = sub.add_parser(
+        "lint", help="check every turn of XML files or stored sessions against the turn grammar"
+    )
+    lint_parser.add_argument(
+        "files", nargs="*", type=Path, metavar="FILE", help="XML session files"
+    )
+    lint_parser.add_argument(
+        "--session", action="append", default=[], metavar="ID", help="a stored session (repeatable)"
+    )
+    lint_parser.add_argument("--all", action="store_true", help="every stored session")
+    lint_parser.add_argument(
+        "--recover", action="store_true", help="read hand-edited files leniently"
+    )
+    add_model_options(lint_parser, what="whose tokenizer the grammar is checked with")
+    lint_parser.set_defaults(handler=lint)

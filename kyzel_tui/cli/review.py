@@ -93,3 +93,13 @@ def exclude(args: argparse.Namespace) -> int:
         return 1
     print(f"{what} is {'back in' if args.undo else 'kept out of'} training")
     return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """`exclude`; `--review` goes with `--train` (`kyzel_tui.cli.train.add_options`)."""
+    parser = sub.add_parser("exclude", help="keep a session, or one turn of it, out of training")
+    parser.add_argument("session", metavar="SESSION", help="id, unique id prefix, or exact title")
+    parser.add_argument("--turn", metavar="ID", help="only this turn (id or unique prefix)")
+    parser.add_argument("--undo", action="store_true", help="let it back into training")
+    parser.add_argument("--reason", metavar="TEXT", help="why (kept with the mark)")
+    parser.set_defaults(handler=exclude)

@@ -1,7 +1,8 @@
 """The subcommands that work on the store: sessions, import, export, rename, delete.
 
 Each returns an exit status; errors go to standard error as one clear line that says what to do.
-Exports are private to the user (0600): a session holds whatever the code printed.
+Exports are private to the user (0600): a session holds whatever the code printed. Their options
+are declared first (`register`); none of them loads torch or a model.
 """
 
 from __future__ import annotations
@@ -15,6 +16,62 @@ from pathlib import Path
 
 from core.store.database import SessionInfo, Store, StoreError
 from core.text import json_line, one_line, safe_text
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sessions = sub.add_parser("sessions", help="list sessions, newest first")
+    sessions.add_argument("--search", metavar="TEXT", help="only sessions whose text has TEXT")
+    sessions.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    sessions.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    imp = sub.add_parser("import", help="import sessions from XML files (kyzel or ours)")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE", help="XML session files")
+    imp.add_argument(
+        "--recover",
+        action="store_true",
+        help="escape stray '&' and '<' in hand-edited files, reporting each fix",
+    )
+    imp.add_argument(
+        "--max-size",
+        type=float,
+        default=32,
+        metavar="MIB",
+        help="refuse files larger than this (default 32 MiB)",
+    )
+    _add_export(sub)
+
+    rename = sub.add_parser("rename", help="give a session a new title")
+    rename.add_argument("session", metavar="SESSION", help="id, unique id prefix, or exact title")
+    rename.add_argument("title", metavar="TITLE", help="the new title (not empty)")
+
+    delete = sub.add_parser("delete", help="delete a session and all its events, for good")
+    delete.add_argument("session", metavar="SESSION", help="id, unique id prefix, or exact title")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    for name in ("sessions", "import", "export", "rename", "delete"):
+        sub.choices[name].set_defaults(handler=run)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    exp = sub.add_parser("export", help="write a session as XML or as a Jupyter notebook")
+    exp.add_argument("session", metavar="SESSION", help="id, unique id prefix, or exact title")
+    exp.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
+    exp.add_argument(
+        "--format",
+        choices=("xml", "ipynb"),
+        help="xml (default; ipynb when FILE ends with .ipynb), or ipynb: the current branch "
+        "as a notebook",
+    )
+    scope = exp.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--tree", dest="branch", action="store_false", help="every branch (the default)"
+    )
+    scope.add_argument(
+        "--branch",
+        dest="branch",
+        action="store_true",
+        help="only the path from the first event to the head",
+    )
+    exp.set_defaults(branch=None)  # None: neither given, so --tree can be told from the default
 
 
 def run(args: argparse.Namespace) -> int:

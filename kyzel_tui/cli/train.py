@@ -1,5 +1,6 @@
-"""The training commands: `--train` (and `--dry-run`), `adapters`, `eval`, and resolving
-`--adapter latest` for the app before it starts (`--review` and `exclude`: `data_commands`).
+"""The training command, `--train` (and `--dry-run`), with its options (`add_options`), and
+resolving `--adapter latest` for the app, `ask` and `eval` (`adapters` and `eval`:
+`kyzel_tui.cli.adapters`; `--review` and `exclude`: `kyzel_tui.cli.review`).
 
 `train` builds the datasets from the store (and the curated examples), then, unless asked only to
 review or dry-run, trains SFT and DPO/KTO (`training.trainer`), evaluates before and after
@@ -370,15 +371,56 @@ def _stage_table(stages: list[Any]) -> str:
     return table(header, rows)
 
 
-def adapters(args: argparse.Namespace) -> int:
-    """`kyzel-tui adapters`: see `kyzel_tui.adapter_commands`."""
-    from kyzel_tui.cli import adapters as adapter_commands
-
-    return adapter_commands.adapters(args)
-
-
-def evaluate_adapter(args: argparse.Namespace) -> int:
-    """`kyzel-tui eval`: see `kyzel_tui.adapter_commands`."""
-    from kyzel_tui.cli import adapters as adapter_commands
-
-    return adapter_commands.evaluate_adapter(args)
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """`--train` and its options: on the top-level parser, since training is not a subcommand."""
+    train = parser.add_argument_group(
+        "training (kyzel-tui --train; --model or --demo choose the base model)"
+    )
+    train.add_argument(
+        "--train",
+        action="store_true",
+        help="build datasets from your corrections and train a LoRA adapter (instead of the app)",
+    )
+    train.add_argument(
+        "--dry-run",
+        dest="train_dry_run",
+        action="store_true",
+        help="with --train: build and show the datasets, train nothing",
+    )
+    train.add_argument(
+        "--review",
+        dest="train_review",
+        action="store_true",
+        help="with --train: list every session and turn that would be trained on",
+    )
+    train.add_argument(
+        "--sessions",
+        dest="train_sessions",
+        nargs="+",
+        metavar="ID",
+        help="only these stored sessions (the curated examples join unless --no-examples)",
+    )
+    train.add_argument(
+        "--epochs", dest="train_epochs", type=float, metavar="N", help="passes over the data"
+    )
+    train.add_argument("--lr", dest="train_lr", type=float, metavar="X", help="SFT learning rate")
+    train.add_argument("--lora-r", dest="train_lora_r", type=int, metavar="N", help="LoRA rank")
+    train.add_argument(
+        "--max-steps", dest="train_max_steps", type=int, metavar="N", help="per stage"
+    )
+    train.add_argument(
+        "--eval-share", dest="train_eval_share", type=float, metavar="F", help="held-out share"
+    )
+    train.add_argument(
+        "--no-examples",
+        dest="train_no_examples",
+        action="store_true",
+        help="leave out the curated example sessions",
+    )
+    train.add_argument(
+        "--set",
+        dest="train_set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any [train] setting of config.toml, e.g. --set beta=0.2 (repeatable)",
+    )
