@@ -16,7 +16,14 @@ from typing import Any
 from core.store.database import Store, StoreError
 from core.text import one_line
 from kyzel_tui.cli.options import add_model_options
-from kyzel_tui.cli.train import _overrides, _progress, base_model, data_home, demo_base
+from kyzel_tui.cli.train import (
+    _overrides,
+    _progress,
+    base_model,
+    data_home,
+    demo_base,
+    measure_options,
+)
 from training.registry import RegistryError
 from training.settings import TrainError
 
@@ -145,11 +152,7 @@ def _evaluate_adapter(args: argparse.Namespace) -> int:
     held = _held_rows(home, folder, args.sessions, config)
     if not held["sft"] and not held["preference"]:
         raise TrainError("no held-out sessions to evaluate on (were they deleted or excluded?)")
-    measure = {
-        "max_length": config.max_length,
-        "prompts": config.eval_prompts,
-        "max_new_tokens": config.eval_max_new_tokens,
-    }
+    measure = measure_options(config)
     _progress("evaluating without the adapter")
     with loaded.model.disable_adapter():
         before = evaluate(loaded.model, loaded.tokenizer, held, **measure)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.store.database import Store, StoreError, default_home
+from kyzel_tui.cli.train_report import peak_gpu_mib, peak_rss_mib, print_figures, print_outcome
 from training.registry import RegistryError
 from training.settings import TrainError
 
@@ -197,86 +197,23 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int:
+    """Load, evaluate the base, fit, evaluate the adapter, save and register it, then report."""
     from training import registry
-    from training.build import write
-    from training.evaluate import compare, evaluate
-    from training.plot import progress_bar, save_png, text_plot
-    from training.trainer import (
-        add_lora,
-        choose_backend,
-        for_inference,
-        load_for_training,
-        train_preference,
-        train_sft,
-    )
+    from training.plot import progress_bar
     from training.window import WindowStats
 
-    backend = choose_backend(config)
-    _progress(f"backend: {backend}; base model: {model_id}")
-    trainable = load_for_training(model_id, config, backend, progress=_progress)
-    folder = write(built, home / "datasets" / stamp, trainable.tokenizer, config.max_length)
-    counts = built.manifest["counts"]
-    _progress(
-        f"datasets in {folder}: "
-        + ", ".join(f"{k} {v['train']} train / {v['eval']} eval" for k, v in counts.items())
-    )
+    trainable, backend, folder = _prepare(home, config, built, model_id, stamp)
     held = {"sft": built.rows["sft"]["eval"], "preference": built.rows["preference"]["eval"]}
-    measure = {
-        "max_length": config.max_length,
-        "prompts": config.eval_prompts,
-        "max_new_tokens": config.eval_max_new_tokens,
-    }
     _progress("evaluating the base model on the held-out sessions")
-    with for_inference(trainable, trainable.model) as base:
-        before = evaluate(base, trainable.tokenizer, held, **measure)
+    before = _evaluate(trainable, trainable.model, held, config)
     run_id = registry.new_run_id(home)
     work = registry.staging(home, run_id)
     windows, bar = WindowStats(), progress_bar()
     try:
-        model = add_lora(trainable, config)
-        checkpoints = work / "checkpoints"
-        stages = [
-            train_sft(
-                model,
-                trainable,
-                built.rows["sft"]["train"],
-                built.rows["sft"]["eval"],
-                config,
-                checkpoints,
-                [bar],
-                windows,
-            )
-        ]
-        if config.preference:
-            pref_stage = train_preference(
-                model,
-                trainable,
-                built.rows,
-                config,
-                checkpoints,
-                [bar],
-                windows,
-            )
-            if pref_stage is not None:
-                stages.append(pref_stage)
+        model, stages = _fit(trainable, built, config, work / "checkpoints", bar, windows)
         _progress("evaluating the adapter on the held-out sessions")
-        with for_inference(trainable, model) as tuned:
-            after = evaluate(tuned, trainable.tokenizer, held, **measure)
-        # The app refuses an adapter whose base is not the model it loads: name it as the app does.
-        model.peft_config["default"].base_model_name_or_path = model_id
-        model.save_pretrained(str(work), selected_adapters=["default"])
-        shutil.rmtree(checkpoints, ignore_errors=True)
-        series = {
-            f"{s.stage} {kind}": points
-            for s in stages
-            for kind, points in (("train", s.train_loss), ("eval", s.eval_loss))
-        }
-        plot = text_plot({k: v for k, v in series.items() if k.startswith("sft")}, title="SFT loss")
-        (work / "loss.txt").write_text(plot + "\n", encoding="utf-8")
-        for s in stages:
-            part = {k: v for k, v in series.items() if k.startswith(s.stage)}
-            save_png(part, work / f"loss-{s.stage}.png", title=f"{s.stage.upper()} loss")
-        (work / "manifest.json").write_text(json.dumps(built.manifest, indent=2), encoding="utf-8")
+        after = _evaluate(trainable, model, held, config)
+        plot = _save(work, model, model_id, stages, built)
         meta = {
             "base_model": model_id,
             "created": time.time(),
@@ -288,8 +225,8 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
             "stages": [s.as_dict() for s in stages],
             "metrics": {"before": before.as_dict(), "after": after.as_dict()},
             "windows": {k: v for k, v in vars(windows).items() if k != "notes"},
-            "peak_rss_mib": _peak_rss_mib(),
-            "peak_gpu_mib": _peak_gpu_mib() if trainable.device == "cuda" else None,
+            "peak_rss_mib": peak_rss_mib(),
+            "peak_gpu_mib": peak_gpu_mib() if trainable.device == "cuda" else None,
         }
         won, why = registry.verdict(meta["metrics"])
         meta["verdict"] = {"won": won, "why": why}
@@ -299,76 +236,84 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
         raise
     finally:
         bar.close()
-    print()
-    print(plot)
-    print()
-    print(_stage_table(stages))
-    print(_speed_line(stages, model))
-    print()
-    print(compare(before, after))
-    print()
-    print(windows.line(config.max_length))
-    print(f"adapter {run_id} saved in {final} (loss curves: {final}/loss-*.png)")
-    gpu = f", {meta['peak_gpu_mib']:.0f} MiB on the GPU" if meta["peak_gpu_mib"] else ""
-    print(f"peak memory: {meta['peak_rss_mib']:.0f} MiB resident{gpu}")
-    demo = "--demo random" if args.app_demo == "random" else "--demo"
-    option = demo if args.app_demo else f"--model {model_id}" if args.app_model else ""
-    prefix = f"kyzel-tui {option + ' ' if option else ''}"
-    if won:
-        print(f"this run improved ({why}): {prefix.strip()} loads it from now on by default")
-    else:
-        print(
-            f"this run made things worse ({why}): it is kept, but never loaded by default; "
-            f"to try it anyway: {prefix}--adapter {run_id}"
-        )
+    print_figures(plot, stages, model, before, after, windows.line(config.max_length))
+    print_outcome(args, model_id, run_id, final, meta)
     return 0
 
 
-def _speed_line(stages: list[Any], model: Any) -> str:
-    """Training tokens/s beside this machine's rough limit for the model (6 × parameters FLOPs
-    a token at the measured matmul speed)."""
-    from training.loop import machine_flops, rough_limit
+def _prepare(home: Path, config, built, model_id: str, stamp: str) -> tuple[Any, str, Path]:
+    """The backend, the base model loaded for training, and the datasets written beside it."""
+    from training.build import write
+    from training.trainer import choose_backend, load_for_training
 
-    seconds = sum(s.seconds for s in stages)
-    speed = sum(s.tokens for s in stages) / seconds if seconds else 0.0
-    params = sum(p.numel() for p in model.parameters())
-    flops = machine_flops()
-    return (
-        f"training: {speed:,.0f} tokens/s; this machine's rough limit for {params / 1e6:,.0f}M "
-        f"parameters is {rough_limit(params, flops):,.0f} tokens/s ({flops / 1e9:,.0f} GFLOP/s "
-        "measured, 6 FLOPs a parameter a token; checkpointing adds a forward pass)"
+    backend = choose_backend(config)
+    _progress(f"backend: {backend}; base model: {model_id}")
+    trainable = load_for_training(model_id, config, backend, progress=_progress)
+    folder = write(built, home / "datasets" / stamp, trainable.tokenizer, config.max_length)
+    counts = built.manifest["counts"]
+    _progress(
+        f"datasets in {folder}: "
+        + ", ".join(f"{k} {v['train']} train / {v['eval']} eval" for k, v in counts.items())
     )
+    return trainable, backend, folder
 
 
-def _peak_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 if sys.platform != "darwin" else peak / 2**20  # KiB on Linux, bytes on macOS
+def measure_options(config) -> dict[str, Any]:
+    """How `training.evaluate.evaluate` measures, from the [train] settings."""
+    return {
+        "max_length": config.max_length,
+        "prompts": config.eval_prompts,
+        "max_new_tokens": config.eval_max_new_tokens,
+    }
 
 
-def _peak_gpu_mib() -> float:
-    import torch
+def _evaluate(trainable, model, held: dict[str, Any], config) -> Any:
+    """The held-out figures of `model` (the base, or the base with its adapter)."""
+    from training.evaluate import evaluate
+    from training.trainer import for_inference
 
-    return torch.cuda.max_memory_allocated() / 2**20
+    with for_inference(trainable, model) as ready:
+        return evaluate(ready, trainable.tokenizer, held, **measure_options(config))
 
 
-def _stage_table(stages: list[Any]) -> str:
-    from training.plot import table
+def _fit(trainable, built, config, checkpoints: Path, bar, windows) -> tuple[Any, list[Any]]:
+    """A LoRA adapter on the model, trained by SFT, then on the preferences when asked."""
+    from training.trainer import add_lora, train_preference, train_sft
 
-    rows = [
-        [
-            s.stage,
-            s.rows,
-            s.steps,
-            f"{s.seconds:.1f} s",
-            round(s.tokens_per_second),
-            s.train_loss[-1][1] if s.train_loss else None,
-            s.best_eval_loss,
-            "yes" if s.stopped_early else "no",
-        ]
-        for s in stages
+    model = add_lora(trainable, config)
+    sft = built.rows["sft"]
+    stages = [
+        train_sft(model, trainable, sft["train"], sft["eval"], config, checkpoints, [bar], windows)
     ]
-    header = ["stage", "rows", "steps", "time", "tok/s", "last loss", "best eval", "early stop"]
-    return table(header, rows)
+    if config.preference:
+        pref_stage = train_preference(
+            model, trainable, built.rows, config, checkpoints, [bar], windows
+        )
+        if pref_stage is not None:
+            stages.append(pref_stage)
+    return model, stages
+
+
+def _save(work: Path, model, model_id: str, stages: list[Any], built) -> str:
+    """The adapter, its loss curves and its manifest in the staging folder; the SFT plot."""
+    from training.plot import save_png, text_plot
+
+    # The app refuses an adapter whose base is not the model it loads: name it as the app does.
+    model.peft_config["default"].base_model_name_or_path = model_id
+    model.save_pretrained(str(work), selected_adapters=["default"])
+    shutil.rmtree(work / "checkpoints", ignore_errors=True)
+    series = {
+        f"{s.stage} {kind}": points
+        for s in stages
+        for kind, points in (("train", s.train_loss), ("eval", s.eval_loss))
+    }
+    plot = text_plot({k: v for k, v in series.items() if k.startswith("sft")}, title="SFT loss")
+    (work / "loss.txt").write_text(plot + "\n", encoding="utf-8")
+    for s in stages:
+        part = {k: v for k, v in series.items() if k.startswith(s.stage)}
+        save_png(part, work / f"loss-{s.stage}.png", title=f"{s.stage.upper()} loss")
+    (work / "manifest.json").write_text(json.dumps(built.manifest, indent=2), encoding="utf-8")
+    return plot
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
