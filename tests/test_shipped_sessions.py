@@ -86,13 +86,17 @@ def test_the_shipped_set_makes_preference_and_kto_rows():
 
 @pytest.mark.slow
 def test_the_builder_replays_a_script_through_the_agent(tmp_path: Path):
-    """word-frequency has a skip with a reason, a rating and a rollback: rebuilt in a real kernel,
-    it matches the shipped file in every turn, verdict, branch and output (ids and times aside)."""
+    """word-frequency has a skip with a reason, a rating and a rollback, ask-unclear a shell
+    command through the kernel's pty: rebuilt in a real kernel, each matches its shipped file in
+    every turn, verdict, branch and output (ids and times aside)."""
     from data import make_sessions
 
-    asyncio.run(make_sessions.main(["word-frequency"], out_dir=tmp_path))
-    built, shipped = (tree_of(p / "word-frequency.xml") for p in (tmp_path, EXAMPLES))
-    assert shape(built) == shape(shipped)
+    names = ["word-frequency", "ask-unclear"]
+    asyncio.run(make_sessions.main(names, out_dir=tmp_path))
+    for name in names:
+        built, shipped = (tree_of(folder / f"{name}.xml") for folder in (tmp_path, EXAMPLES))
+        assert shape(built) == shape(shipped), name
+    built = tree_of(tmp_path / "word-frequency.xml")
     # The rollback: the rated-down count and the new one are two turns under the same result.
     forks = [e for e in built if e.kind == "result" and len(built.children(e.id)) == 2]
     assert len(forks) == 1
