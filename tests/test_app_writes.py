@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import DataTable, Input
 
 from core.events import UserMessage
-from core.kernel.runner import KernelConfig
+from core.kernel.config import KernelConfig
 from core.store.database import DB_NAME, Store
 from core.store.writer import StoreWriter
 from grammars.turn import TurnFields, render

@@ -17,8 +17,9 @@ import pytest_asyncio
 
 from core.chat import result_text
 from core.events import Result, Turn, UserMessage
+from core.kernel.config import KernelConfig, KernelError
 from core.kernel.replay import cells_to_replay, replay
-from core.kernel.runner import KernelConfig, KernelError, KernelRunner
+from core.kernel.runner import KernelRunner
 from core.session import Session
 from core.text import strip_ansi
 

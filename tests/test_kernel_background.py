@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from core.kernel.runner import KernelConfig, KernelRunner
+from core.kernel.config import KernelConfig
+from core.kernel.runner import KernelRunner
 from core.kernel.setup import remove_stale_files
 
 CHATTY_THREAD = """
@@ -92,7 +93,8 @@ async def test_background_output_is_read_and_reported_while_idle(chatty):
 
 PARENT = """
 import asyncio, json, sys
-from core.kernel.runner import KernelConfig, KernelRunner
+from core.kernel.config import KernelConfig
+from core.kernel.runner import KernelRunner
 
 async def main():
     runner = KernelRunner(KernelConfig())

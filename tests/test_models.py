@@ -11,18 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from core.model.hardware import SMALLER, Hardware, default_model_id
 from core.model.loading import (
-    CHATML_TEMPLATE,
     DEMO_LABEL,
-    SMALLER,
-    Hardware,
     LoadedModel,
     ModelLoadError,
-    default_model_id,
     load_demo,
     load_model,
     load_or_explain,
 )
+from core.model.templates import CHATML_TEMPLATE
 from core.model.tiny import TinySpec, build_tiny_model
 
 torch = pytest.importorskip("torch")
@@ -288,7 +286,7 @@ def test_default_model_id(hardware: Hardware, expected: str) -> None:
 
 
 def test_every_default_but_the_smallest_has_a_smaller_one() -> None:
-    from core.model.loading import CPU_DEFAULT, GPU_DEFAULTS
+    from core.model.hardware import CPU_DEFAULT, GPU_DEFAULTS
 
     defaults = [model_id for _, model_id in GPU_DEFAULTS]
     assert set(SMALLER) == set(defaults)
@@ -312,15 +310,15 @@ def test_load_or_explain_demo(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_out_of_memory_message_names_a_smaller_model() -> None:
     # A real CUDA out-of-memory cannot be caused on demand; this is the text load_model raises.
-    from core.model.loading import _out_of_memory
+    from core.model.hardware import out_of_memory_message
 
     seven, three, half = (f"Qwen/Qwen2.5-Coder-{size}-Instruct" for size in ("7B", "3B", "0.5B"))
-    assert _out_of_memory(seven) == (
+    assert out_of_memory_message(seven) == (
         f"not enough GPU memory for {seven}: "
         f"try a smaller model such as {three} or the 0.5B, {half}"
     )
-    assert _out_of_memory("org/other-70B").endswith(f"try a smaller model such as {half}")
-    assert "run on the CPU" in _out_of_memory(half)
+    assert out_of_memory_message("org/other-70B").endswith(f"try a smaller model such as {half}")
+    assert "run on the CPU" in out_of_memory_message(half)
 
 
 def test_load_or_explain_passes_errors_on(tmp_path: Path) -> None:
