@@ -1,4 +1,10 @@
-"""Shared fixtures: a fresh store per test, the kyzel fixture folder, small event-tree builders."""
+"""Shared fixtures: a fresh store per test, the kyzel fixture folders, small event-tree builders.
+
+`LOCAL_KYZEL` holds our own small files in the kyzel format, always here: `error_log.xml` (a
+clean session: plan, two thoughts in a row, CDATA, an escaped `<`, an answer at the end) and
+`backup_full.xml` (edited by hand: seven stray `&` that only `--recover` imports). The shared
+kyzel fixtures (`kyzel_fixtures`) are read too where the workspace has them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from core.session import Session
 from core.store.database import Store
 
 KYZEL_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kyzel"
+LOCAL_KYZEL = Path(__file__).resolve().parent / "fixtures" / "kyzel"
 
 
 @pytest.fixture
