@@ -59,6 +59,19 @@ def tiny(tmp_path_factory):
     return load_tiny_model(TinySpec(), cache_dir=tmp_path_factory.mktemp("tiny"))
 
 
+async def started_runner(**settings):
+    """A started `KernelRunner` with these `KernelConfig` settings; its kernel events are kept in
+    `runner.events`. The caller shuts it down."""
+    from core.kernel.config import KernelConfig
+    from core.kernel.runner import KernelRunner
+
+    events = []
+    runner = KernelRunner(KernelConfig(**settings), on_kernel_event=events.append)
+    runner.events = events
+    await runner.start()
+    return runner
+
+
 def run_cli(home: Path, *args: str, stdin: str | None = None):
     """`kyzel-tui --home HOME ARGS...` in a real process, as a user runs it."""
     import os
