@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from core.events import Result, Turn, UserMessage
 from core.session import Session
@@ -59,6 +60,18 @@ def tiny(tmp_path_factory):
     return load_tiny_model(TinySpec(), cache_dir=tmp_path_factory.mktemp("tiny"))
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def runner(tmp_path_factory):
+    """One kernel shared by a module's tests whose state does not matter (small caps); a module
+    that needs other settings defines its own `runner`."""
+    spec_dir = str(tmp_path_factory.mktemp("spec"))
+    runner = await started_runner(
+        timeout=30, output_cap=2000, tail_cap=500, hard_cap=200_000, spec_dir=spec_dir
+    )
+    yield runner
+    await runner.shutdown()
+
+
 async def started_runner(**settings):
     """A started `KernelRunner` with these `KernelConfig` settings; its kernel events are kept in
     `runner.events`. The caller shuts it down."""
@@ -70,6 +83,21 @@ async def started_runner(**settings):
     runner.events = events
     await runner.start()
     return runner
+
+
+def mounted_tmpfs(mount: Path, size: str):
+    """A tmpfs of `size` ("4m") mounted at the new folder `mount` while the generator runs, then
+    unmounted (the test is skipped where mounting needs root). For fixtures to yield from."""
+    import subprocess
+
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def run_cli(home: Path, *args: str, stdin: str | None = None):

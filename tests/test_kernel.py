@@ -28,17 +28,6 @@ from conftest import started_runner
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def runner(tmp_path_factory):
-    """One kernel shared by the tests whose state does not matter."""
-    spec_dir = str(tmp_path_factory.mktemp("spec"))
-    runner = await started_runner(
-        timeout=30, output_cap=2000, tail_cap=500, hard_cap=200_000, spec_dir=spec_dir
-    )
-    yield runner
-    await runner.shutdown()
-
-
 async def test_one_plus_one(runner):
     result = await runner.execute("1+1")
     assert (result.status, result.output, result.error) == ("ok", "2\n", None)

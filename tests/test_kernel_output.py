@@ -9,24 +9,10 @@ import time
 import zlib
 
 import pytest
-import pytest_asyncio
 
 from core.chat import result_text
 
-from conftest import started_runner
-
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def runner(tmp_path_factory):
-    """One kernel shared by these tests: none of them depends on its state."""
-    spec_dir = str(tmp_path_factory.mktemp("spec"))
-    runner = await started_runner(
-        timeout=30, output_cap=2000, tail_cap=500, hard_cap=200_000, spec_dir=spec_dir
-    )
-    yield runner
-    await runner.shutdown()
 
 
 def tiny_png(width: int = 3, height: int = 2) -> bytes:
