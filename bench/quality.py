@@ -19,8 +19,9 @@ on) and one reply without the grammar. Reported:
   `answer` over `code` (the two tokens the grammar allows there, temperature 1), median.
 
 With `--adapter`, every prompt runs on the base model (adapter disabled) and with the adapter, in
-the same process. Targets (issue 10): at most 1 in 30 turns copies the prompt; at least 2/3 of
-pure questions get `<answer>`. Prints figures for people, then one JSON object as the last line.
+the same process. Targets (how often a turn goes wrong): at most 1 in 30 turns copies the prompt; at
+least 2/3 of pure questions get `<answer>`. Prints figures for people, then one JSON object as the
+last line.
 """
 
 from __future__ import annotations

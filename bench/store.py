@@ -2,11 +2,11 @@
 
     python bench/store.py [--events N] [--contention S]
 
-Targets (issue 2): one append with its commit under 2 ms; the 10k session loads in under 100 ms.
-Issue 14: appends while another process takes and releases the write lock (their latency
-distribution, beside the same run's uncontended figures), the notice after 1 s of a long hold,
-and the event loop's longest stall when the appends run in a worker thread, as the app must run
-them. Prints figures for people, then one JSON object of them as the last line.
+Targets (latency of a write and a load): one append with its commit under 2 ms; the 10k session
+loads in under 100 ms. Under contention: appends while another process takes and releases the write
+lock (their latency distribution, beside the same run's uncontended figures), the notice after 1 s
+of a long hold, and the event loop's longest stall when the appends run in a worker thread, as the
+app must run them. Prints figures for people, then one JSON object of them as the last line.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from textual import events  # noqa: E402
 
 from core.events import Event, Result, Turn, UserMessage, Verdict  # noqa: E402
-from core.kernel.runner import KernelConfig  # noqa: E402
+from core.kernel.config import KernelConfig  # noqa: E402
 from core.model.generate import Sampling  # noqa: E402
 from core.model.loading import load_demo  # noqa: E402
 from core.store.database import SessionInfo, Store  # noqa: E402

@@ -1,4 +1,4 @@
-"""The core of kyzel-tui: events, the session tree, the store, XML, and (later) models and kernels.
+"""The core of kyzel-tui: events, the session tree, the store, file formats, models and kernels.
 
 Nothing here imports Textual: the UI is one client of the core, a test or a script is another.
 """

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core.ids import new_id
+from grammars.turn import check_code_xor_answer
 
 Origin = Literal["generated", "edited", "imported"]
 ResultStatus = Literal["ok", "error", "interrupted", "timeout", "died", "aborted"]
@@ -61,8 +62,7 @@ class Turn:
     kind = "turn"
 
     def __post_init__(self) -> None:
-        if (self.code is None) == (self.answer is None):
-            raise ValueError("a turn has either code or an answer, not both and not neither")
+        check_code_xor_answer(self.code, self.answer)
         if self.origin not in ORIGINS:
             raise ValueError(f"unknown turn origin {self.origin!r}; expected one of {ORIGINS}")
 

@@ -43,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 from core.agent import Agent  # noqa: E402
 from core.events import Event, Result, Turn  # noqa: E402
 from core.formats.write import session_to_xml  # noqa: E402
-from core.kernel.runner import KernelConfig, KernelRunner  # noqa: E402
+from core.kernel.config import KernelConfig  # noqa: E402
+from core.kernel.runner import KernelRunner  # noqa: E402
 from core.session import HEAD, Session  # noqa: E402
 from core.store.database import Store  # noqa: E402
 from data.script import (  # noqa: E402

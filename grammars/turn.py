@@ -43,11 +43,16 @@ class TurnFields:
     answer: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.code is None) == (self.answer is None):
-            raise ValueError("a turn has either code or an answer")
+        check_code_xor_answer(self.code, self.answer)
         for (_, close), body in ((THOUGHT, self.thought), (CODE, self.code), (ANSWER, self.answer)):
             if body is not None and close in body:
                 raise ValueError(f"a body cannot contain its own closing tag {close}")
+
+
+def check_code_xor_answer(code: str | None, answer: str | None) -> None:
+    """The turn's rule: after the thought, either code or an answer, not both and not neither."""
+    if (code is None) == (answer is None):
+        raise ValueError("a turn has either code or an answer, not both and not neither")
 
 
 def render(fields: TurnFields) -> str:

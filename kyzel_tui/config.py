@@ -10,17 +10,15 @@ user data directory). Its `[keys]` table rebinds any action by its id, for examp
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.kernel.runner import KernelConfig
+from core.config_file import ConfigFileError, read_table
+from core.kernel.config import KernelConfig
 from core.model.generate import Sampling
-from core.store.database import default_home
-
-CONFIG_NAME = "config.toml"
+from core.paths import data_home
 
 
 @dataclass
@@ -46,7 +44,7 @@ class AppConfig:
 
     @property
     def data_dir(self) -> Path:
-        return Path(self.home).expanduser() if self.home else default_home()
+        return data_home(self.home)
 
 
 def read_keymap(folder: Path) -> tuple[dict[str, str], list[str]]:
@@ -55,15 +53,8 @@ def read_keymap(folder: Path) -> tuple[dict[str, str], list[str]]:
     naming the file and line; whatever is refused keeps its default keys."""
     from kyzel_tui.keys import check_keymap
 
-    path = folder / CONFIG_NAME
-    if not path.exists():
-        return {}, []
     try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        return {}, [f"{path}: {error}; the default keys are used"]
-    keys = data.get("keys", {})
-    if not isinstance(keys, dict):
-        return {}, [f'{path}: [keys] must map action names to keys, like run = "enter,y"']
-    return check_keymap(keys, text, str(path))
+        table = read_table(folder, "keys", 'map action names to keys, like run = "enter,y"')
+    except ConfigFileError as error:
+        return {}, [f"{error}; the default keys are used" if error.unreadable else str(error)]
+    return check_keymap(table.values, table.text, str(table.path))

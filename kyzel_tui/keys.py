@@ -7,11 +7,12 @@ every one of them says `x run`. This module knows nothing of the screens that us
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from textual.binding import Binding
 from textual.keys import REPLACED_KEYS, Keys, key_to_character
+
+from core.config_file import line_of
 
 MAIN_BINDINGS: list[Binding] = [
     Binding("enter,y", "run", "Run", tooltip="Run the pending code", id="run"),
@@ -217,7 +218,7 @@ def check_keymap(keys: dict[str, object], text: str, path: str) -> tuple[dict[st
     good: dict[str, str] = {}
     problems: list[str] = []
     for name, value in keys.items():
-        where = f"{path}:{_line_of(text, name)}"
+        where = f"{path}:{line_of(text, 'keys', name)}"
         if name not in BY_ID:
             known = ", ".join(sorted(BY_ID))
             problems.append(f"{where}: no action called {name!r}; the actions are: {known}")
@@ -230,16 +231,3 @@ def check_keymap(keys: dict[str, object], text: str, path: str) -> tuple[dict[st
             continue
         problems[-1] += f"; {name} keeps its default keys" if name in BY_ID else ""
     return good, problems
-
-
-def _line_of(text: str, name: str) -> int:
-    """The line that sets `name` (the first one after a [keys] header), 1-based; 0 if not found."""
-    in_keys = False
-    pattern = re.compile(rf"""^\s*["']?{re.escape(name)}["']?\s*=""")
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            in_keys = stripped.replace(" ", "") == "[keys]"
-        elif in_keys and pattern.match(line):
-            return number
-    return 0

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.events import Event
-from core.kernel.runner import KernelConfig
+from core.kernel.config import KernelConfig
 from core.model.generate import Sampling
 from core.model.loading import LoadedModel
 from core.store.database import Store

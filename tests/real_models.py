@@ -75,7 +75,7 @@ def gemma_tokenizer():
     from transformers import AutoTokenizer
 
     from core.model.gguf import cache_root, read_fields
-    from core.model.loading import CHATML_TEMPLATE_BOS
+    from core.model.templates import CHATML_TEMPLATE_BOS
     from core.model.tokenizer_repair import fix_special_tokens, sentencepiece_from_gguf
 
     folder = cache_root() / f"test-tokenizer-gemma3-{_version(GEMMA)}"

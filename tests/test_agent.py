@@ -6,7 +6,8 @@ import pytest
 import pytest_asyncio
 
 from core.agent import Agent, AgentConfig
-from core.kernel.runner import KernelConfig, KernelRunner
+from core.kernel.config import KernelConfig
+from core.kernel.runner import KernelRunner
 from core.model.generate import Sampling
 from core.model.loading import LoadedModel
 from core.session import Session

@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import DataTable, Input
 
 from core.events import UserMessage
-from core.kernel.runner import KernelConfig
+from core.kernel.config import KernelConfig
 from core.store.database import DB_NAME, Store
 from core.store.writer import StoreWriter
 from grammars.turn import TurnFields, render
@@ -39,6 +39,7 @@ from app_harness import (
     type_text,
     wait_for,
 )
+from conftest import mounted_tmpfs
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -228,15 +229,7 @@ async def test_writes_are_committed_in_the_order_of_the_keys(tmp_path, loaded):
 @pytest.fixture
 def small_disk(tmp_path):
     """A 4 MiB tmpfs, unmounted afterwards (skipped where mounting needs root)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    yield from mounted_tmpfs(tmp_path / "disk", "4m")
 
 
 def fill(folder) -> None:

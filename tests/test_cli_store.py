@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import LOCAL_KYZEL, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_help_and_store_commands_never_import_torch(tmp_path, kyzel_fixtures):
+def test_help_and_store_commands_never_import_torch(tmp_path):
     code = (
         "import sys\n"
         "from kyzel_tui.cli import main\n"
-        f"main(['--home', {str(tmp_path)!r}, 'import', {str(kyzel_fixtures / 'c0.xml')!r}])\n"
+        f"main(['--home', {str(tmp_path)!r}, 'import', {str(LOCAL_KYZEL / 'error_log.xml')!r}])\n"
         f"main(['--home', {str(tmp_path)!r}, 'sessions'])\n"
-        f"main(['--home', {str(tmp_path)!r}, 'export', 'Get my org-roam'])\n"
+        f"main(['--home', {str(tmp_path)!r}, 'export', 'Count the ERROR lines'])\n"
         "heavy = {'torch', 'transformers', 'textual', 'outlines'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
@@ -33,40 +33,41 @@ def test_help_and_store_commands_never_import_torch(tmp_path, kyzel_fixtures):
     assert "usage: kyzel-tui" in result.stdout
 
 
-def test_import_list_search_export_as_a_new_user_would(tmp_path, kyzel_fixtures):
+def test_import_list_search_export_as_a_new_user_would(tmp_path):
     home = tmp_path / "home"
-    failed = run_cli(home, "import", str(kyzel_fixtures / "c0.xml"), str(kyzel_fixtures / "s2.xml"))
+    clean, edited = LOCAL_KYZEL / "error_log.xml", LOCAL_KYZEL / "backup_full.xml"
+    failed = run_cli(home, "import", str(clean), str(edited))
     assert failed.returncode == 1
-    assert "s2.xml:18:21: " in failed.stderr and "try --recover" in failed.stderr
-    assert "imported" in failed.stdout and "c0.xml" in failed.stdout
+    assert "backup_full.xml:7:36: " in failed.stderr and "try --recover" in failed.stderr
+    assert "imported" in failed.stdout and "error_log.xml" in failed.stdout
 
-    recovered = run_cli(home, "import", "--recover", str(kyzel_fixtures / "s2.xml"))
+    recovered = run_cli(home, "import", "--recover", str(edited))
     assert recovered.returncode == 0, recovered.stderr
-    assert recovered.stdout.count("escaped a stray '&'") == 12
+    assert recovered.stdout.count("escaped a stray '&'") == 7
 
     listing = run_cli(home, "sessions")
     assert listing.returncode == 0
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["ID", "UPDATED", "EVENTS", "TITLE"] and len(lines) == 3
 
-    found = run_cli(home, "sessions", "--search", "crypto_miner", "--json")
+    found = run_cli(home, "sessions", "--search", "rsync", "--json")
     rows = [json.loads(line) for line in found.stdout.splitlines()]
-    assert len(rows) == 1 and rows[0]["title"].startswith("yo my home server")
+    assert len(rows) == 1 and rows[0]["title"].startswith("my backup script stopped")
 
-    out = tmp_path / "s2-export.xml"
+    out = tmp_path / "backup-export.xml"
     exported = run_cli(home, "export", rows[0]["id"][:12], "-o", str(out), "--branch")
     assert exported.returncode == 0, exported.stderr
     text = out.read_text()
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<session format="kyzel-tui"')
-    assert "<code><![CDATA[!sensors && echo --- && free -h && echo --- && uptime]]></code>" in text
+    assert "<code><![CDATA[!df -h /srv && du -sh /srv/* | sort -h | tail -n 3]]></code>" in text
 
     again = run_cli(home, "import", str(out))
     assert again.returncode == 0 and "as a copy with new ids" in again.stdout
 
 
-def test_rename_and_delete_with_confirmation(tmp_path, kyzel_fixtures):
+def test_rename_and_delete_with_confirmation(tmp_path):
     home = tmp_path / "home"
-    assert run_cli(home, "import", str(kyzel_fixtures / "c0.xml")).returncode == 0
+    assert run_cli(home, "import", str(LOCAL_KYZEL / "error_log.xml")).returncode == 0
     session_id = json.loads(run_cli(home, "sessions", "--json").stdout)["id"]
     assert run_cli(home, "rename", session_id, "org-roam map").returncode == 0
     assert "org-roam map" in run_cli(home, "sessions").stdout

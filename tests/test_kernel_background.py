@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from core.kernel.runner import KernelConfig, KernelRunner
+from core.kernel.config import KernelConfig
+from core.kernel.runner import KernelRunner
 from core.kernel.setup import remove_stale_files
+
+from conftest import started_runner
 
 CHATTY_THREAD = """
 import threading, time
@@ -39,15 +42,9 @@ async def wait_until(condition, timeout: float) -> bool:
 
 @pytest.fixture
 async def chatty(tmp_path):
-    events = []
-    runner = KernelRunner(
-        KernelConfig(
-            timeout=30, output_cap=2000, tail_cap=500, hard_cap=20_000, spec_dir=str(tmp_path)
-        ),
-        on_kernel_event=events.append,
+    runner = await started_runner(
+        timeout=30, output_cap=2000, tail_cap=500, hard_cap=20_000, spec_dir=str(tmp_path)
     )
-    runner.events = events
-    await runner.start()
     yield runner
     await runner.shutdown()
 
@@ -92,7 +89,8 @@ async def test_background_output_is_read_and_reported_while_idle(chatty):
 
 PARENT = """
 import asyncio, json, sys
-from core.kernel.runner import KernelConfig, KernelRunner
+from core.kernel.config import KernelConfig
+from core.kernel.runner import KernelRunner
 
 async def main():
     runner = KernelRunner(KernelConfig())

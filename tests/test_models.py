@@ -12,17 +12,14 @@ from pathlib import Path
 import pytest
 
 from core.model.loading import (
-    CHATML_TEMPLATE,
     DEMO_LABEL,
-    SMALLER,
-    Hardware,
     LoadedModel,
     ModelLoadError,
-    default_model_id,
     load_demo,
     load_model,
     load_or_explain,
 )
+from core.model.templates import CHATML_TEMPLATE
 from core.model.tiny import TinySpec, build_tiny_model
 
 torch = pytest.importorskip("torch")
@@ -269,32 +266,6 @@ def test_folder_without_adapter_config_is_refused(folder: Path, tmp_path: Path) 
 # Defaults, the demo, the import
 
 
-@pytest.mark.parametrize(
-    ("hardware", "expected"),
-    [
-        (Hardware(cuda=False), "Qwen/Qwen2.5-Coder-0.5B-Instruct"),
-        (Hardware(True, "H200", 139.8), "Qwen/Qwen2.5-Coder-14B-Instruct"),
-        (Hardware(True, "A100", 40.0), "Qwen/Qwen2.5-Coder-14B-Instruct"),
-        (Hardware(True, "A10", 23.6), "Qwen/Qwen2.5-Coder-7B-Instruct"),
-        (Hardware(True, "T4", 16.0), "Qwen/Qwen2.5-Coder-7B-Instruct"),
-        (Hardware(True, "T4", 14.7), "Qwen/Qwen2.5-Coder-3B-Instruct"),
-        (Hardware(True, "RTX 3070", 8.0), "Qwen/Qwen2.5-Coder-3B-Instruct"),
-        (Hardware(True, "GTX 1060", 6.0), "Qwen/Qwen2.5-Coder-1.5B-Instruct"),
-        (Hardware(True, "unknown", None), "Qwen/Qwen2.5-Coder-1.5B-Instruct"),
-    ],
-)
-def test_default_model_id(hardware: Hardware, expected: str) -> None:
-    assert default_model_id(hardware) == expected
-
-
-def test_every_default_but_the_smallest_has_a_smaller_one() -> None:
-    from core.model.loading import CPU_DEFAULT, GPU_DEFAULTS
-
-    defaults = [model_id for _, model_id in GPU_DEFAULTS]
-    assert set(SMALLER) == set(defaults)
-    assert [SMALLER[d] for d in defaults] == defaults[1:] + [CPU_DEFAULT]
-
-
 def test_load_demo(tiny) -> None:
     # The session's shared tiny model sits in the default spec's folder: reuse its cache.
     cache = Path(tiny[0].name_or_path).parent
@@ -308,19 +279,6 @@ def test_load_demo(tiny) -> None:
 def test_load_or_explain_demo(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KYZEL_TINY_CACHE", str(Path(tiny[0].name_or_path).parent))
     assert load_or_explain("ignored/when-demo", demo="random").demo
-
-
-def test_out_of_memory_message_names_a_smaller_model() -> None:
-    # A real CUDA out-of-memory cannot be caused on demand; this is the text load_model raises.
-    from core.model.loading import _out_of_memory
-
-    seven, three, half = (f"Qwen/Qwen2.5-Coder-{size}-Instruct" for size in ("7B", "3B", "0.5B"))
-    assert _out_of_memory(seven) == (
-        f"not enough GPU memory for {seven}: "
-        f"try a smaller model such as {three} or the 0.5B, {half}"
-    )
-    assert _out_of_memory("org/other-70B").endswith(f"try a smaller model such as {half}")
-    assert "run on the CPU" in _out_of_memory(half)
 
 
 def test_load_or_explain_passes_errors_on(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ import pytest
 import pytest_asyncio
 
 from core.agent import Agent, AgentConfig
-from core.kernel.runner import KernelConfig, KernelRunner
+from core.kernel.config import KernelConfig
+from core.kernel.runner import KernelRunner
 from core.model.generate import Sampling, start_generation
 from core.session import Session
 

@@ -20,7 +20,7 @@ from core.events import UserMessage
 from core.session import Session
 from core.store.database import DB_NAME, Store, StoreError
 
-from conftest import run_cli
+from conftest import mounted_tmpfs, run_cli
 
 NOT_A_DB = "not a kyzel-tui database"
 
@@ -28,15 +28,7 @@ NOT_A_DB = "not a kyzel-tui database"
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A 512 KiB tmpfs, unmounted afterwards."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    yield from mounted_tmpfs(tmp_path / "disk", "512k")
 
 
 def _fill(folder: Path) -> None:

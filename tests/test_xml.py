@@ -18,7 +18,7 @@ from core.store.database import SessionInfo, Store
 from core.text import plain_label
 from core.tree import SessionTree
 
-from conftest import branching_session
+from conftest import LOCAL_KYZEL, branching_session
 
 
 def unmarked(body):
@@ -90,16 +90,73 @@ def test_s2_imports_through_recover_without_losing_a_character(store, kyzel_fixt
     assert len(users) == 5
 
 
-@pytest.mark.parametrize("name, recover", [("c0.xml", False), ("s2.xml", True)])
-def test_fixtures_export_and_reimport_to_the_same_tree(tmp_path, kyzel_fixtures, name, recover):
+@pytest.mark.parametrize(
+    "where, name, recover",
+    [
+        ("local", "error_log.xml", False),
+        ("local", "backup_full.xml", True),
+        ("shared", "c0.xml", False),
+        ("shared", "s2.xml", True),
+    ],
+)
+def test_fixtures_export_and_reimport_to_the_same_tree(tmp_path, request, where, name, recover):
+    folder = LOCAL_KYZEL if where == "local" else request.getfixturevalue("kyzel_fixtures")
     with Store.open(tmp_path / "a") as first:
-        session = imported(first, kyzel_fixtures / name, recover=recover)
+        session = imported(first, folder / name, recover=recover)
         exported = tmp_path / "out.xml"
         exported.write_text(session_to_xml(session.info, session.tree))
     with Store.open(tmp_path / "b") as second:
         again = imported(second, exported)
         assert snapshot(again.info, again.tree) == snapshot(session.info, session.tree)
         assert session_to_xml(again.info, again.tree) == exported.read_text()
+
+
+# Our own kyzel files: always here
+
+
+def test_a_kyzel_file_maps_to_turns_results_and_verdicts(store):
+    session = imported(store, LOCAL_KYZEL / "error_log.xml")
+    path = session.tree.path()
+    assert [e.kind for e in path] == ["user"] + ["turn", "result"] * 3 + ["turn"]
+    assert session.info.title == "Count the ERROR lines in server.log per hour and plot them …"
+    plan, parse, draw, answer = (e.body for e in path if e.kind == "turn")
+    # The assistant's message and the action before the first code make one thought, in order.
+    assert plan.thought.startswith("A histogram of errors per hour. The plan:\n1. Check")
+    assert plan.thought.endswith("draw the bars\n\nLooking at the size of the log first")
+    assert plan.code == 'import os\nprint(os.path.getsize("server.log"))'
+    assert plan.origin == "imported"
+    assert parse.thought == (
+        "Small enough to read at once.\n\nEach line starts with a date and a time; pandas parses "
+        "them."
+    )
+    assert 'error lines <from {errors.min()} to {errors.max()}>")' in parse.code
+    assert path[4].body.output == (
+        "Parsed 312 error lines <from 2024-05-01 00:03:11 to 2024-05-03 23:58:40>"
+    )
+    assert draw.thought == "Drawing the counts per hour" and "plt.savefig" in draw.code
+    assert answer.code is None and answer.answer.startswith("Saved errors_per_hour.png: 312")
+    code_turns = [t for t in session.tree.turns() if t.body.code is not None]
+    assert [session.tree.decision(t.id).value for t in code_turns] == ["accepted"] * 3
+
+
+def test_a_hand_edited_kyzel_file_is_refused_whole_then_recovered(store):
+    with pytest.raises(XmlImportError, match=r"backup_full\.xml:7:36: .*EntityRef"):
+        read_session(LOCAL_KYZEL / "backup_full.xml")
+    assert store.sessions() == []
+    parsed = read_session(LOCAL_KYZEL / "backup_full.xml", recover=True)
+    assert len(parsed.fixes) == 7 and all("'&'" in fix for fix in parsed.fixes)
+    assert parsed.fixes[0].split(": ")[0].endswith("backup_full.xml:7:35")
+    session = imported(store, LOCAL_KYZEL / "backup_full.xml", recover=True)
+    turns = [t.body for t in session.tree.turns()]
+    assert turns[0].thought == "Look at the cron log & the script's last output first."
+    assert turns[0].code == "!grep backup /var/log/syslog | tail -n 3 && ls -ld /srv/backup"
+    assert turns[1].code == "!df -h /srv && du -sh /srv/* | sort -h | tail -n 3"
+    assert "the oldest ones & keep the last seven" in turns[2].answer
+    users = [e.body.text for e in session.tree.nodes() if e.kind == "user"]
+    assert users == [
+        "my backup script stopped copying files last night, why?",
+        "disk full? i thought it had room",
+    ]
 
 
 # Our schema: exact round trips

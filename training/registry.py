@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.model.adapters import same_model
+
 RUN_FILE = "run.json"
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -109,17 +111,6 @@ def discard(home: Path | str, run_id: str) -> None:
     shutil.rmtree(adapters_dir(home) / f".tmp-{run_id}", ignore_errors=True)
 
 
-def same_base(a: str, b: str) -> bool:
-    """Whether two model ids name the same model: equal, the same folder, or one hub id."""
-    if a == b:
-        return True
-    path_a, path_b = Path(a).expanduser(), Path(b).expanduser()
-    if path_a.is_dir() or path_b.is_dir():
-        return path_a.resolve() == path_b.resolve()
-    local = any(s.startswith(("/", ".", "~")) for s in (a, b))
-    return not local and a.lower() == b.lower()  # hub ids are case-insensitive
-
-
 def _read(folder: Path) -> AdapterInfo | None:
     try:
         meta = json.loads((folder / RUN_FILE).read_text())
@@ -177,7 +168,7 @@ def delete_adapter(home: Path | str, reference: str) -> AdapterInfo:
 
 
 def _is_demo(base: str, demo_base: str | None) -> bool:
-    return demo_base is not None and same_base(base, demo_base)
+    return demo_base is not None and same_model(base, demo_base)
 
 
 def _use_hint(base: str, demo_base: str | None) -> str:
@@ -198,7 +189,7 @@ def resolve_adapter(
         if folder.is_dir() and (folder / ADAPTER_CONFIG).is_file():
             return folder
         info = find(home, spec)
-        if not same_base(info.base_model, base_model_id):
+        if not same_model(info.base_model, base_model_id):
             raise RegistryError(
                 f"adapter {info.run_id} was trained on {info.base_model}, not on "
                 f"{base_model_id}: {_use_hint(info.base_model, demo_base)} to use it"
@@ -206,7 +197,7 @@ def resolve_adapter(
         return info.path
     runs = list_adapters(home)
     for info in runs:
-        if same_base(info.base_model, base_model_id):
+        if same_model(info.base_model, base_model_id):
             return info.path
     if not runs:
         raise RegistryError(
@@ -255,7 +246,7 @@ def default_adapter(home: Path | str, base_model_id: str) -> AdapterInfo | None:
     """The adapter the app and `ask` load unless told otherwise: the newest run on this base
     that won (`verdict`); None when no run on it won. Losing runs stay listed, never loaded."""
     for info in list_adapters(home):
-        if same_base(info.base_model, base_model_id) and verdict(info.metrics)[0]:
+        if same_model(info.base_model, base_model_id) and verdict(info.metrics)[0]:
             return info
     return None
 

@@ -9,12 +9,11 @@ value of the wrong type is a `TrainError` naming the key. It knows nothing of mo
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CONFIG_NAME = "config.toml"
+from core.config_file import ConfigFileError, read_table
 
 
 class TrainError(RuntimeError):
@@ -112,14 +111,10 @@ def coerce(name: str, value: Any) -> Any:
 def load_config(home: Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Defaults, then `[train]` of `<home>/config.toml`, then `overrides` (the command line)."""
     values: dict[str, Any] = {}
-    path = Path(home) / CONFIG_NAME
-    if path.is_file():
-        try:
-            table = tomllib.loads(path.read_text(encoding="utf-8")).get("train", {})
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise TrainError(f"{path}: {error}") from error
-        if not isinstance(table, dict):
-            raise TrainError(f"{path}: [train] must be a table of settings")
-        values.update({k: coerce(k, v) for k, v in table.items()})
+    try:
+        table = read_table(home, "train", "a table of settings")
+    except ConfigFileError as error:
+        raise TrainError(str(error)) from error
+    values.update({k: coerce(k, v) for k, v in table.values.items()})
     values.update({k: coerce(k, v) for k, v in (overrides or {}).items() if v is not None})
     return TrainConfig(**values).validate()

@@ -26,16 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.model.hardware import cuda_available
 from training.settings import TrainConfig, TrainError
-
-
-def cuda_available() -> bool:
-    import torch
-
-    try:
-        return bool(torch.cuda.is_available())
-    except (RuntimeError, AssertionError):  # a broken driver counts as no GPU
-        return False
 
 
 def choose_backend(config: TrainConfig) -> str:
@@ -134,18 +126,18 @@ def add_lora(trainable: Trainable, config: TrainConfig) -> Any:
         if config.lora_targets == "all-linear"
         else [t.strip() for t in config.lora_targets.split(",") if t.strip()]
     )
+    lora_settings: dict[str, Any] = {
+        "r": config.lora_r,
+        "lora_alpha": config.lora_alpha,
+        "lora_dropout": config.lora_dropout,
+        "target_modules": targets,
+        "bias": "none",
+    }
     if trainable.backend == "unsloth":
         from unsloth import FastLanguageModel
 
         return FastLanguageModel.get_peft_model(
-            model,
-            r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout,
-            target_modules=targets,
-            bias="none",
-            use_gradient_checkpointing="unsloth",
-            random_state=config.seed,
+            model, **lora_settings, use_gradient_checkpointing="unsloth", random_state=config.seed
         )
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
@@ -162,15 +154,7 @@ def add_lora(trainable: Trainable, config: TrainConfig) -> Any:
         # Activations are recomputed in the backward pass instead of kept: memory follows one
         # layer, not the depth of the model, for about a third more compute.
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=checkpointing)
-    lora = LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=targets,
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
-    return get_peft_model(model, lora)
+    return get_peft_model(model, LoraConfig(**lora_settings, task_type="CAUSAL_LM"))
 
 
 @dataclass

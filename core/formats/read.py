@@ -4,9 +4,9 @@ Two dialects share the element names:
 
 - **ours** (`<session format="kyzel-tui">`, written by `core.formats.write`): every event carries
   its id, parent and time; bodies are taken exactly as written, so a file round-trips to the same
-  tree.
-- **kyzel** (anything else): a flat list of elements, mapped to events in order. Bodies lose the
-  blank lines and indentation that frame them in the file. The mapping:
+  tree (`core.formats.ours`).
+- **kyzel** (anything else; `core.formats.kyzel`): a flat list of elements, mapped to events in
+  order. Bodies lose the blank lines and indentation that frame them in the file. The mapping:
 
   - the root is `<session>`, or `<root>` in the earliest kyzel files: both hold `<events>`;
   - the sender of a `<msg>` is its `from` attribute, or `role` in the earliest files (`role` is
@@ -38,12 +38,11 @@ is an error, since its text would be lost. Titles and model names lose control a
 and are cut to 500 characters. A file with any error is refused whole, with `file:line:col` and the
 reason; nothing of it reaches the store. `recover=True` first escapes the stray `&` and `<` that
 hand-editing leaves in bodies (reporting each fix), losing no character: an element inside a body
-is kept as its text, tags included. """
+is kept as its text, tags included."""
 
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import hashlib
 import re
@@ -52,18 +51,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.admission import UNADMITTED, refusal
-from core.events import Event, EventBody, KernelEvent, Result, Turn, UserMessage, Verdict
+from core.events import Event, EventBody, Turn
 from core.formats.encoding import InputError, as_utf8, decode, read_bytes
 from core.formats.kyzel import KyzelReader
-from core.formats.recover import KNOWN as _KNOWN
+from core.formats.ours import OursReader
 from core.formats.recover import recover_text
 from core.formats.schema import (
+    KNOWN,
     SchemaError,
-    check_meta,
-    check_result,
+    XmlImportError,
     check_time,
-    check_turn,
-    load_data,
 )
 from core.formats.write import FORMAT
 from core.ids import new_id
@@ -72,10 +69,6 @@ from core.text import plain_label
 from core.tree import SessionTree
 
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
-
-
-class XmlImportError(ValueError):
-    """A file that cannot be imported; the message starts with `file:line:col:`."""
 
 
 @dataclass
@@ -184,8 +177,8 @@ class _Reader:
         for el in events_el:
             if not isinstance(el.tag, str):
                 continue
-            if el.tag not in _KNOWN:
-                self.fail(el, f"unknown element <{el.tag}>; expected one of {sorted(_KNOWN)}")
+            if el.tag not in KNOWN:
+                self.fail(el, f"unknown element <{el.tag}>; expected one of {sorted(KNOWN)}")
             for child in el:
                 tag = child.tag if isinstance(child.tag, str) else "?"
                 self.fail(
@@ -195,7 +188,7 @@ class _Reader:
                     "--recover, which keeps it as text",
                 )
         if ours:
-            _OursReader(self).read(events_el)
+            OursReader(self).read(events_el)
         else:
             KyzelReader(self).read(events_el)
         head = root.get("head") if ours and root.get("head") else None
@@ -263,118 +256,6 @@ class _Reader:
         self.events.append(event)
         self.by_id[event_id] = event
         return event
-
-
-def _text(reader: _Reader, el) -> str:
-    """A body exactly as our writer wrote it."""
-    text = el.text or ""
-    if el.get("enc") == "base64":
-        try:
-            return base64.b64decode(text, validate=True).decode("utf-8", "surrogatepass")
-        except (binascii.Error, ValueError) as error:
-            reason = "not UTF-8" if isinstance(error, UnicodeDecodeError) else "not valid base64"
-            reader.fail(el, f'the enc="base64" body is {reason}')
-    if el.get("enc") is not None:
-        reader.fail(el, f'unknown enc="{el.get("enc")}"; expected enc="base64"')
-    return text
-
-
-class _OursReader:
-    """Our dialect: ids, parents and times as written; bodies exact."""
-
-    def __init__(self, reader: _Reader):
-        self.r = reader
-
-    def read(self, events_el) -> None:
-        elements = [el for el in events_el if isinstance(el.tag, str)]
-        i = 0
-        while i < len(elements):
-            el = elements[i]
-            if el.tag == "thought":
-                if i + 1 >= len(elements) or elements[i + 1].tag not in ("code", "answer"):
-                    self.r.fail(el, "<thought> must be followed by its <code> or <answer>")
-                self.turn(el, elements[i + 1])
-                i += 2
-                continue
-            if el.tag == "msg" and el.get("from", "user") == "user":
-                self.node(el, UserMessage(text=_text(self.r, el)))
-            elif el.tag == "result":
-                self.node(el, self.result(el))
-            elif el.tag == "kernel":
-                data = self.data(el)
-                self.node(
-                    el,
-                    self.body(
-                        el,
-                        KernelEvent,
-                        state=el.get("state", ""),
-                        detail=_text(self.r, el),
-                        meta=data.get("meta", {}),
-                    ),
-                )
-            else:
-                self.r.fail(el, f"<{el.tag}> is not expected here in a {FORMAT} file")
-            i += 1
-
-    def data(self, el, check=check_meta) -> dict:
-        try:
-            data = load_data(el.get("data"))
-            check(data)
-        except SchemaError as error:
-            self.r.fail(el, str(error))
-        return data
-
-    def body(self, el, cls, **fields):
-        try:
-            return cls(**fields)
-        except (TypeError, ValueError) as error:
-            self.r.fail(el, str(error))
-
-    def node(self, el, body: EventBody) -> Event:
-        event_id = el.get("id")
-        if not event_id:
-            self.r.fail(el, f"<{el.tag}> has no id attribute")
-        at = self.r.time(el, "at")
-        return self.r.add(el, el.get("parent"), body, event_id, at)
-
-    def result(self, el) -> Result:
-        data = self.data(el, check_result)
-        return self.body(
-            el,
-            Result,
-            status=el.get("status", "ok"),
-            output=_text(self.r, el),
-            error=data.get("error"),
-            outputs=data.get("outputs", []),
-            execution_count=data.get("execution_count"),
-            duration=data.get("duration"),
-            truncated=data.get("truncated", 0),
-            meta=data.get("meta", {}),
-        )
-
-    def turn(self, thought_el, rest_el) -> None:
-        data = self.data(thought_el, check_turn)
-        rest = _text(self.r, rest_el)
-        body = self.body(
-            thought_el,
-            Turn,
-            thought=_text(self.r, thought_el),
-            code=rest if rest_el.tag == "code" else None,
-            answer=rest if rest_el.tag == "answer" else None,
-            origin=thought_el.get("origin", "generated"),
-            source=thought_el.get("source"),
-            raw=data.get("raw"),
-            meta=data.get("meta", {}),
-        )
-        event = self.node(thought_el, body)
-        verdicts = []
-        if thought_el.get("verdict"):
-            verdicts.append((thought_el.get("verdict"), thought_el.get("reason", "")))
-        if thought_el.get("rating"):
-            verdicts.append((thought_el.get("rating"), ""))
-        for value, reason in verdicts:
-            verdict = self.body(thought_el, Verdict, value=value, reason=reason)
-            self.r.add(thought_el, event.id, verdict, at=event.at)
 
 
 def import_session(store: Store, parsed: ParsedSession) -> tuple[SessionInfo, bool]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-KNOWN = {"msg", "thought", "action", "code", "answer", "result", "resume_from", "kernel"}
-"""The elements inside `<events>`."""
+from core.formats.schema import KNOWN, XmlImportError
 
 _TAG = re.compile(
     r"<(?:/?(?:session|root|events|blobs|blob|" + "|".join(sorted(KNOWN)) + r")(?=[\s/>])[^<>]*>"
@@ -28,7 +27,7 @@ def recover_text(data: bytes, name: str) -> tuple[bytes, list[str]]:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         col = error.start - data.rfind(b"\n", 0, error.start)
-        raise _import_error(f"{name}:{line}:{col}: not valid UTF-8 ({error.reason})") from None
+        raise XmlImportError(f"{name}:{line}:{col}: not valid UTF-8 ({error.reason})") from None
     out: list[str] = []
     fixes: list[str] = []
     line, line_start, i = 1, 0, 0
@@ -62,9 +61,3 @@ def recover_text(data: bytes, name: str) -> tuple[bytes, list[str]]:
         out.append(char)
         i += 1
     return "".join(out).encode("utf-8"), fixes
-
-
-def _import_error(message: str) -> ValueError:
-    from core.formats.read import XmlImportError
-
-    return XmlImportError(message)

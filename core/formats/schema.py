@@ -12,6 +12,9 @@ raises `SchemaError` with the reason; the reader adds `file:line:col` and refuse
   `text` or `blob` (or an integer `size`); `execution_count` an integer or null; `duration` a
   finite number >= 0 or null; `truncated` an integer >= 0; `meta` an object; for a `<thought>`:
   `raw` a string or null, `meta` an object; for a `<kernel>`: `meta` an object.
+
+It also holds what the reader and the recovery both know of the format: the element names
+inside `<events>` (`KNOWN`) and `XmlImportError`, the refusal of a whole file.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ from typing import Any
 MAX_TIME = 253_402_300_799.0
 """The last second of the year 9999: what datetime (and so every time shown) can handle."""
 MAX_DEPTH = 32
+KNOWN = {"msg", "thought", "action", "code", "answer", "result", "resume_from", "kernel"}
+"""The elements inside `<events>`."""
+
+
+class XmlImportError(ValueError):
+    """A file that cannot be imported; the message starts with `file:line:col:`."""
 
 
 class SchemaError(ValueError):

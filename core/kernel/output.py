@@ -3,6 +3,7 @@
 `Collector` receives the kernel's iopub messages (stream, execute_result, display_data,
 update_display_data, clear_output, error), passes each on as an `OutputEvent` for the screen,
 and keeps the text, the rich outputs (images as blobs) and the error for the stored result.
+`result_status` turns the execution's reply and what was collected into the result's status.
 
 An image appears once per execution: `plt.show(); fig` sends the same figure twice (the inline
 backend's display_data at `show`, then the execute_result of `fig`), and outputs with the same
@@ -243,3 +244,25 @@ class Background:
             text += f"\n[... {cut} characters of background output cut ...]"
         self.text, self.cut, self.first, self.given = "", 0, None, now
         return text, cut
+
+
+def result_status(content: dict, collector: Collector, interrupt_requested: bool) -> str:
+    """The status of a finished execution (ok, error or interrupted) from its reply's content
+    and what was collected; an error the output did not show is put in the collector."""
+    if content.get("status") == "ok" and collector.error is None:
+        return "ok"
+    name = (collector.error or {}).get("name") or content.get("ename", "")
+    if name == "KeyboardInterrupt":
+        return "interrupted"
+    if collector.error is None:
+        collector.error = {
+            "name": name,
+            "value": content.get("evalue", ""),
+            "traceback": content.get("traceback", []),
+        }
+    if name == "StdinNotImplementedError":
+        collector.error["value"] = (
+            "input() and getpass() are not available: the code runs in a kernel without a "
+            "keyboard. Put the value in the code instead."
+        )
+    return "interrupted" if interrupt_requested and name == "" else "error"

@@ -18,7 +18,9 @@ duration and execution count. Faults are the runner's job:
 - a parent that dies without a word (SIGKILL): the kernel watches for it and ends itself, and
   the next start removes connection files and spec folders that dead runners left.
 
-It knows nothing of sessions or the UI; `core.kernel.replay` re-runs a branch's cells.
+Its settings are `core.kernel.config.KernelConfig`; what one execution printed is gathered by
+`core.kernel.output`. It knows nothing of sessions or the UI; `core.kernel.replay` re-runs a
+branch's cells.
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ import os
 import queue
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.events import KernelEvent, Result
-from core.kernel.output import Background, Collector, OutputEvent
+from core.kernel.config import KernelConfig, KernelError
+from core.kernel.output import Background, Collector, OutputEvent, result_status
 from core.kernel.setup import (
     SPEC_NAME,
     owned_name,
@@ -45,38 +47,6 @@ from core.kernel.setup import (
 )
 
 __all__ = ["KernelConfig", "KernelError", "KernelRunner", "OutputEvent", "write_kernel_spec"]
-
-
-class KernelError(RuntimeError):
-    """The kernel cannot be started or reached; the message says what to do."""
-
-
-@dataclass
-class KernelConfig:
-    kernel_name: str | None = None
-    """An installed kernel spec; None: an ipykernel of this Python (a spec the runner writes)."""
-    existing: str | None = None
-    """The connection file of a kernel that is already running (maybe on another machine)."""
-    cwd: str | None = None
-    timeout: float = 120.0
-    """Seconds one execution may take before it is interrupted."""
-    interrupt_grace: float = 5.0
-    """Seconds an interrupt gets to take before the kernel is restarted."""
-    output_cap: int = 20_000
-    """Characters of output kept from the start of an execution."""
-    tail_cap: int = 5_000
-    """Characters kept from the end of what was cut."""
-    hard_cap: int = 2_000_000
-    """Printing more than this interrupts the code."""
-    startup_timeout: float = 60.0
-    cap_in_kernel: bool = True
-    """Install the caps inside IPython kernels (off: only this side caps, after the transfer)."""
-    spec_dir: str | None = None
-    """Where the runner writes its own kernel spec (default: a temporary folder)."""
-    log_file: str | None = None
-    """Where the kernel's own stdout and stderr go (default: nowhere)."""
-    background_cap: int = 2000
-    """Characters of background output kept per kernel event."""
 
 
 class KernelRunner:
@@ -286,7 +256,7 @@ class KernelRunner:
             content = (await self._reply(msg_id, 10.0)).get("content", {})
             count = content.get("execution_count")
             if status == "ok":
-                status = _status(content, collector, self._interrupt_requested)
+                status = result_status(content, collector, self._interrupt_requested)
         if status in ("died", "stuck"):
             await self._recover(status)
             status = "timeout" if status == "stuck" else status
@@ -406,23 +376,3 @@ class KernelRunner:
             self._log.close()
         if self._spec_tmp is not None:
             self._spec_tmp.cleanup()
-
-
-def _status(content: dict, collector: Collector, interrupt_requested: bool) -> str:
-    if content.get("status") == "ok" and collector.error is None:
-        return "ok"
-    name = (collector.error or {}).get("name") or content.get("ename", "")
-    if name == "KeyboardInterrupt":
-        return "interrupted"
-    if collector.error is None:
-        collector.error = {
-            "name": name,
-            "value": content.get("evalue", ""),
-            "traceback": content.get("traceback", []),
-        }
-    if name == "StdinNotImplementedError":
-        collector.error["value"] = (
-            "input() and getpass() are not available: the code runs in a kernel without a "
-            "keyboard. Put the value in the code instead."
-        )
-    return "interrupted" if interrupt_requested and name == "" else "error"

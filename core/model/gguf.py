@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from core.paths import cache_home
+
 Progress = Callable[[str], None]
 DONE_FILE = "kyzel-converted.json"
 # Bump when a conversion's output changes, so that old folders are not served for a new recipe.
@@ -36,9 +38,7 @@ class GGUFError(ValueError):
 def cache_root() -> Path:
     if env := os.environ.get("KYZEL_MODEL_CACHE"):
         return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("kyzel-tui")) / "models"
+    return cache_home() / "models"
 
 
 def gguf_in(path: Path) -> Path | None:
@@ -81,7 +81,7 @@ def converted_folder(
     path: Path, *, key: str | None = None, progress: Progress | None = None
 ) -> Path:
     """The Hugging Face folder of GGUF file `path`, converting it on first use."""
-    from core.model.tiny import quiet_progress_bars
+    from core.model.quiet import quiet_progress_bars
 
     report = progress or (lambda _message: None)
     root = cache_root()
@@ -171,7 +171,7 @@ def _model(path: Path) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from core.model.tiny import quiet_progress_bars
+    from core.model.quiet import quiet_progress_bars
 
     try:
         with quiet_progress_bars(), _quiet_gguf_bar():

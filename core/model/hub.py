@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from core.model.quiet import quiet_progress_bars
 from core.model.source import hub_reachable
-from core.model.tiny import quiet_progress_bars
 
 Progress = Callable[[str], None]
 # What from_pretrained reads from a repository's top level; other files (other weight formats,

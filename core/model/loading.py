@@ -10,8 +10,9 @@ EOS token (a turn ends with it), it gets a pad token if it has none and a ChatML
 `core.model.tokenizer_repair`'s self-test, so that a broken tokenizer is one clear error at load
 time.
 A PEFT LoRA adapter (what `--train` writes) can be put on top; it is refused when it was trained
-on another base model. `default_model_id` picks a Qwen2.5-Coder size that fits the hardware, and
-`load_demo` gives the tiny random model of `core.model.tiny`, for tests (`--demo random`).
+on another base model (`core.model.adapters`). Without a model id, `core.model.hardware` picks a
+Qwen2.5-Coder size that fits the hardware, and `load_demo` gives the tiny random model of
+`core.model.tiny`, for tests (`--demo random`).
 `load_or_explain` falls back to the embedded model, with a notice, when the hardware's default is
 neither cached nor downloadable.
 
@@ -29,12 +30,20 @@ torch, transformers and peft are imported inside the functions, so importing thi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.model.adapters import adapter_folder, apply_adapter, looks_like_path
+from core.model.hardware import (
+    choose_device,
+    cuda_dtype,
+    default_model_id,
+    detect_hardware,
+    out_of_memory_message,
+    precision_name,
+)
 from core.model.hub import (
     ModelLoadError,
     ModelUnavailable,
@@ -46,10 +55,11 @@ from core.model.source import (
     SHORT_NAMES,
     choose_precision,
     local_source,
+    nf4_config,
     nf4_copy,
     save_nf4_copy,
 )
-from core.model.tiny import quiet_progress_bars
+from core.model.templates import CHATML_TEMPLATE, CHATML_TEMPLATE_BOS
 
 Progress = Callable[[str], None]
 
@@ -74,67 +84,10 @@ class LoadedModel:
     """What the user should know about this load (a fallback model, and why)."""
 
 
-@dataclass(frozen=True)
-class Hardware:
-    cuda: bool
-    gpu_name: str | None = None
-    gpu_memory_gib: float | None = None
-
-
-# Qwen2.5-Coder instruct models, largest first, with the GPU memory (GiB) each wants in 4-bit
-# with room left for the KV cache of a long session. The last row (0 GiB) is any GPU.
-GPU_DEFAULTS: tuple[tuple[float, str], ...] = (
-    (40.0, "Qwen/Qwen2.5-Coder-14B-Instruct"),
-    (16.0, "Qwen/Qwen2.5-Coder-7B-Instruct"),
-    (8.0, "Qwen/Qwen2.5-Coder-3B-Instruct"),
-    (0.0, "Qwen/Qwen2.5-Coder-1.5B-Instruct"),
-)
-CPU_DEFAULT = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
-SMALLEST = CPU_DEFAULT
-# For each default, the next smaller one: what the out-of-memory message suggests.
-SMALLER: dict[str, str] = {
-    "Qwen/Qwen2.5-Coder-14B-Instruct": "Qwen/Qwen2.5-Coder-7B-Instruct",
-    "Qwen/Qwen2.5-Coder-7B-Instruct": "Qwen/Qwen2.5-Coder-3B-Instruct",
-    "Qwen/Qwen2.5-Coder-3B-Instruct": "Qwen/Qwen2.5-Coder-1.5B-Instruct",
-    "Qwen/Qwen2.5-Coder-1.5B-Instruct": "Qwen/Qwen2.5-Coder-0.5B-Instruct",
-}
 DEMO_LABEL = "DEMO: random tiny model (noise shaped by the grammar)"
 EMBEDDED = "smollm2"
 
-# Used when a tokenizer has none. If the tokenizer lacks the ChatML tokens they are plain text,
-# which a model trained on another format will not follow well, but every turn still renders.
-CHATML_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
-)
-# The same, for tokenizers that start every text with BOS (Gemma): a template is rendered with
-# add_special_tokens=False, so BOS must be in it or the model reads a text without its start.
-CHATML_TEMPLATE_BOS = "{{- bos_token -}}" + CHATML_TEMPLATE
-
 _CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
-
-
-def detect_hardware() -> Hardware:
-    """The first CUDA GPU, if torch can use one; a CPU-only torch answers `cuda=False`."""
-    import torch
-
-    try:
-        if not torch.cuda.is_available():
-            return Hardware(cuda=False)
-        props = torch.cuda.get_device_properties(0)
-    except (RuntimeError, AssertionError):  # a broken driver is the same as no GPU here
-        return Hardware(cuda=False)
-    return Hardware(cuda=True, gpu_name=props.name, gpu_memory_gib=props.total_memory / 2**30)
-
-
-def default_model_id(hw: Hardware) -> str:
-    """The largest default that fits: a bigger 4-bit coder model on a bigger GPU."""
-    if not hw.cuda:
-        return CPU_DEFAULT
-    memory = hw.gpu_memory_gib or 0.0
-    return next(model_id for min_gib, model_id in GPU_DEFAULTS if memory >= min_gib)
 
 
 def load_model(
@@ -155,9 +108,9 @@ def load_model(
     if model_id is None:
         model_id = default_model_id(detect_hardware())
     folder = _local_folder(model_id, report)
-    device = _choose_device(device)
+    device = choose_device(device)
     # Checked before any weights load: a wrong adapter should not cost a minute of loading.
-    adapter_folder = _adapter_folder(adapter, model_id, folder) if adapter is not None else None
+    checked = adapter_folder(adapter, model_id, folder) if adapter is not None else None
     source = str(folder) if folder is not None else model_id
     cache_only = folder is not None or hub_offline()
 
@@ -168,15 +121,15 @@ def load_model(
     quantize = precision == "4bit"
     report("loading tokenizer")
     tokenizer = _load_tokenizer(source, model_id, folder, cache_only, report)
-    report(f"loading weights ({_precision_name(device, precision)}, {device})")
+    report(f"loading weights ({precision_name(device, precision)}, {device})")
     model = _load_weights(
         source, model_id, config.model_type, device, precision, cache_only, report
     )
     if model.generation_config.pad_token_id is None:  # else generate() warns on every call
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-    if adapter_folder is not None:
+    if checked is not None:
         report(f"loading adapter {adapter}")
-        model = _apply_adapter(model, adapter_folder, adapter, model_id)
+        model = apply_adapter(model, checked, adapter, model_id)
     model.eval()
     label = _label(model_id, folder, device, precision, adapter)
     return LoadedModel(model, tokenizer, model_id, device, quantize, adapter, label)
@@ -265,17 +218,13 @@ def fallback_notice(wanted: str) -> str:
     )
 
 
-def _looks_like_path(name: str) -> bool:
-    return name.startswith(("/", ".", "~")) or Path(name).expanduser().exists()
-
-
 def _local_folder(model_id: str, report: Progress) -> Path | None:
     """The folder `model_id` names, checked (a GGUF file or `smollm2` converted first); None for
     a hub id."""
     from core.model.embedded import EmbeddedMissing
     from core.model.gguf import GGUFError
 
-    if model_id.lower() not in SHORT_NAMES and not _looks_like_path(model_id):
+    if model_id.lower() not in SHORT_NAMES and not looks_like_path(model_id):
         return None
     try:
         converted = local_source(model_id, report)
@@ -297,17 +246,6 @@ def _local_folder(model_id: str, report: Progress) -> Path | None:
             "wrote (with config.json, the weights and the tokenizer files), or a hub id"
         )
     return folder
-
-
-def _choose_device(device: str | None) -> str:
-    import torch
-
-    if device not in (None, "cuda", "cpu"):
-        raise ModelLoadError(f"device must be 'cuda' or 'cpu', not {device!r}")
-    available = torch.cuda.is_available()
-    if device == "cuda" and not available:
-        raise ModelLoadError("no CUDA GPU is available to torch: run on the CPU instead")
-    return device or ("cuda" if available else "cpu")
 
 
 def _choose(device: str, precision: str | None, quantize: bool | None, config: Any) -> str:
@@ -398,11 +336,11 @@ def _load_weights(
 
     kwargs: dict[str, Any] = {"dtype": torch.float32}
     if device == "cuda":
-        kwargs = {"dtype": _cuda_dtype(), "device_map": {"": 0}}
+        kwargs = {"dtype": cuda_dtype(), "device_map": {"": 0}}
     elif precision != "fp32":
         kwargs = {"dtype": torch.bfloat16, "device_map": "cpu"}
     if precision == "4bit":
-        kwargs["quantization_config"] = _nf4_config()
+        kwargs["quantization_config"] = nf4_config()
     quantized = nf4_copy(Path(source)) if precision == "4bit" and device == "cpu" else None
     try:
         if quantized is not None and (quantized / "config.json").is_file():
@@ -417,10 +355,10 @@ def _load_weights(
     except ModelLoadError:
         raise
     except torch.cuda.OutOfMemoryError as error:
-        raise ModelLoadError(_out_of_memory(model_id)) from error
+        raise ModelLoadError(out_of_memory_message(model_id)) from error
     except RuntimeError as error:
         if "CUDA out of memory" in str(error):
-            raise ModelLoadError(_out_of_memory(model_id)) from error
+            raise ModelLoadError(out_of_memory_message(model_id)) from error
         raise
     except ImportError as error:  # bitsandbytes or accelerate missing or unusable
         raise ModelLoadError(f"cannot load {model_id}: {first_line(str(error))}") from error
@@ -428,101 +366,6 @@ def _load_weights(
         if "Unrecognized configuration class" in str(error):  # _check_causal missed it
             raise ModelLoadError(_not_causal(model_id, model_type)) from error
         raise ModelLoadError(f"cannot load {model_id}: {first_line(str(error))}") from error
-
-
-def _cuda_dtype() -> Any:
-    import torch
-
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def _dtype_name(device: str) -> str:
-    return "float32" if device == "cpu" else str(_cuda_dtype()).removeprefix("torch.")
-
-
-def _precision_name(device: str, precision: str) -> str:
-    if precision == "4bit":
-        return "4-bit"
-    if precision == "bf16":
-        return "bfloat16" if device == "cpu" else _dtype_name(device)
-    return "float32"
-
-
-def _nf4_config() -> Any:
-    import logging
-
-    import torch
-    from transformers import BitsAndBytesConfig
-
-    # bitsandbytes warns on stderr, under the TUI, that an optional kernel package is missing.
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-    return BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16,
-    )
-
-
-def _out_of_memory(model_id: str) -> str:
-    import gc
-
-    import torch
-
-    gc.collect()  # give back what the failed load took, so that a smaller model can follow
-    torch.cuda.empty_cache()
-    if model_id == SMALLEST:
-        return f"not enough GPU memory for {model_id}: free GPU memory or run on the CPU"
-    smaller = SMALLER.get(model_id)
-    such_as = f"{smaller} or the 0.5B, {SMALLEST}" if smaller and smaller != SMALLEST else SMALLEST
-    return f"not enough GPU memory for {model_id}: try a smaller model such as {such_as}"
-
-
-def _adapter_folder(adapter: str, model_id: str, local: Path | None = None) -> Path:
-    """The adapter's folder, checked to hold a PEFT adapter trained on `model_id`."""
-    folder = Path(adapter).expanduser()
-    if not folder.is_dir():
-        raise ModelLoadError(
-            f"adapter folder {adapter} does not exist: pass the folder that training wrote"
-        )
-    config_file = folder / "adapter_config.json"
-    if not config_file.is_file():
-        raise ModelLoadError(
-            f"{adapter} is not a PEFT adapter folder: it has no adapter_config.json"
-        )
-    try:
-        base = json.loads(config_file.read_text()).get("base_model_name_or_path")
-    except (OSError, ValueError, AttributeError) as error:
-        raise ModelLoadError(f"cannot read {config_file}: {error}") from error
-    same = _same_model(base, model_id) or (local is not None and _same_model(base, str(local)))
-    if base and not same:
-        raise ModelLoadError(
-            f"adapter {adapter} was trained on {base}, not on {model_id}: "
-            f"load it with --model {base}"
-        )
-    return folder
-
-
-def _same_model(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    path_a, path_b = Path(a).expanduser(), Path(b).expanduser()
-    if path_a.is_dir() and path_b.is_dir():
-        return path_a.resolve() == path_b.resolve()
-    # Hub ids resolve case-insensitively ("qwen/..." is "Qwen/...").
-    return not _looks_like_path(a) and not _looks_like_path(b) and a.lower() == b.lower()
-
-
-def _apply_adapter(model: Any, folder: Path, adapter: str, model_id: str) -> Any:
-    from peft import PeftModel
-
-    try:
-        with quiet_progress_bars():
-            return PeftModel.from_pretrained(model, str(folder), is_trainable=False)
-    except (ValueError, KeyError, RuntimeError, OSError) as error:  # shapes or modules differ
-        raise ModelLoadError(
-            f"cannot load adapter {adapter} on {model_id}: {first_line(str(error))}"
-        ) from error
 
 
 def _label(
@@ -537,7 +380,7 @@ def _label(
         name = Path(model_id).expanduser().name or folder.name
     else:
         name = model_id
-    parts = [name, _precision_name(device, precision)]
+    parts = [name, precision_name(device, precision)]
     parts.append(device)
     if adapter is not None:
         parts.append(f"adapter {Path(adapter).expanduser().name}")

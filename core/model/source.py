@@ -8,6 +8,8 @@
 - `choose_precision` picks 4-bit NF4 for real models wherever bitsandbytes can run it (CUDA, and
   the CPU since bitsandbytes 0.49), else bfloat16 on a GPU and float32 on the CPU; tiny models
   (under 20 M parameters, such as the random test model) stay in full precision.
+- `nf4_config` is how a 4-bit load quantises, and `nf4_copy` / `save_nf4_copy` keep a CPU load's
+  quantised weights in the cache, so that the next start skips the quantising.
 """
 
 from __future__ import annotations
@@ -102,6 +104,23 @@ def choose_precision(device: str, precision: str | None, config: Any) -> str:
     return "fp32"
 
 
+def nf4_config() -> Any:
+    """The bitsandbytes settings of a 4-bit load: NF4, double quantisation, bfloat16 compute."""
+    import logging
+
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    # bitsandbytes warns on stderr, under the TUI, that an optional kernel package is missing.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+
+
 def nf4_copy(folder: Path) -> Path | None:
     """Where the 4-bit copy of a local model folder is kept (None for a hub id).
 
@@ -127,7 +146,7 @@ def save_nf4_copy(model: Any, target: Path) -> None:
     import shutil
     import tempfile
 
-    from core.model.tiny import quiet_progress_bars
+    from core.model.quiet import quiet_progress_bars
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))

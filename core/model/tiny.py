@@ -24,11 +24,14 @@ import shutil
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from core.model.quiet import quiet_progress_bars
+from core.model.templates import CHATML_TEMPLATE
+from core.paths import cache_home
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
@@ -38,12 +41,6 @@ if TYPE_CHECKING:
 BUILDER_VERSION = 2
 SPEC_FILE = "kyzel-tiny.json"
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
-CHATML_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
-)
 # Qwen2's split (GPT-2's with single digits and newline runs kept apart), copied so that the
 # tokenizer needs no download and no transformers internals.
 _QWEN2_SPLIT = (
@@ -91,9 +88,7 @@ class TinySpec:
 def default_cache_dir() -> Path:
     if env := os.environ.get("KYZEL_TINY_CACHE"):
         return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("kyzel-tui")) / "tiny-models"
+    return cache_home() / "tiny-models"
 
 
 def build_tiny_model(spec: TinySpec = TinySpec(), cache_dir: str | Path | None = None) -> Path:
@@ -142,21 +137,6 @@ def load_tiny_model(
             folder, local_files_only=True, dtype=torch.float32
         )
     return model.eval(), tokenizer
-
-
-@contextmanager
-def quiet_progress_bars() -> Iterator[None]:
-    """transformers' progress bars off for the duration (they garble a TUI and test logs)."""
-    # transformers 5 draws tqdm bars for one-shard saves and loads: noise in a TUI or a test log.
-    from transformers.utils import logging
-
-    was_enabled = logging.is_progress_bar_enabled()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            logging.enable_progress_bar()
 
 
 def _remove_stale_temps(root: Path) -> None:

@@ -7,28 +7,37 @@ the write lock up front (`BEGIN IMMEDIATE`) and wait for it within a bound (`loc
 `lock_notice` after a second whom they wait for (`core.store.lock`), then give up saying so.
 
 Events are never updated or deleted by normal use; a session is deleted only on explicit request.
-The store knows rows and transactions; the tree and its rules live in `core.tree`.
+The store knows rows and transactions (the tables and their migrations: `core.store.schema`);
+the tree and its rules live in `core.tree`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.events import Event, UserMessage, body_from_dict, body_to_dict, searchable_text
+from core.events import Event, UserMessage
 from core.ids import new_id
+from core.paths import data_home
 from core.store.faults import StoreError, friendly_error, prepare_folder, why_unwritable
 from core.store.lock import BUSY_TIMEOUT_MS, LOCK_WAIT, LockNotice, take_write_lock
+from core.store.schema import (
+    INSERT_SESSION,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    fts_phrase,
+    insert_event,
+    like_pattern,
+)
 from core.text import plain_label
 
 DB_NAME = "kyzel.db"
@@ -52,83 +61,6 @@ class SearchHit:
     session_id: str
     event_id: str
     snippet: str
-
-
-def default_home() -> Path:
-    """Where kyzel-tui keeps its data: `$KYZEL_HOME`, else the platform's user data directory."""
-    if env := os.environ.get("KYZEL_HOME"):
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("kyzel-tui", appauthor=False))
-
-
-def _v1_tables(db: sqlite3.Connection) -> None:
-    # One execute per statement: executescript would commit the migration's transaction.
-    db.execute(
-        """CREATE TABLE sessions (
-            id TEXT PRIMARY KEY,
-            title TEXT NOT NULL DEFAULT '',
-            created REAL NOT NULL,
-            updated REAL NOT NULL,
-            model TEXT NOT NULL DEFAULT '',
-            head TEXT
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE events (
-            seq INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            session_id TEXT NOT NULL REFERENCES sessions(id),
-            parent_id TEXT REFERENCES events(id),
-            kind TEXT NOT NULL,
-            at REAL NOT NULL,
-            payload TEXT NOT NULL
-        )"""
-    )
-    db.execute("CREATE INDEX events_by_session ON events(session_id, seq)")
-    db.execute(
-        "CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, mime TEXT NOT NULL, data BLOB NOT NULL)"
-    )
-
-
-def _v2_search(db: sqlite3.Connection) -> None:
-    db.execute(
-        "CREATE VIRTUAL TABLE event_text USING fts5("
-        "text, event_id UNINDEXED, session_id UNINDEXED, tokenize='unicode61')"
-    )
-    rows = db.execute("SELECT id, session_id, kind, payload FROM events ORDER BY seq").fetchall()
-    for event_id, session_id, kind, payload in rows:
-        _index_text(db, event_id, session_id, kind, json.loads(payload))
-    db.execute("CREATE INDEX sessions_by_update ON sessions(updated)")
-
-
-_INSERT_SESSION = (
-    "INSERT INTO sessions(id, title, created, updated, model, head) VALUES (?,?,?,?,?,?)"
-)
-
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_tables, _v2_search]
-"""Migration i brings a database from schema version i to i + 1. Append, never edit."""
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def _index_text(db: sqlite3.Connection, event_id: str, session_id: str, kind: str, payload: dict):
-    text = searchable_text(body_from_dict(kind, payload))
-    if text:
-        clean = text.encode("utf-8", "replace").decode("utf-8")
-        db.execute(
-            "INSERT INTO event_text(text, event_id, session_id) VALUES (?, ?, ?)",
-            (clean, event_id, session_id),
-        )
-
-
-def _insert_event(db: sqlite3.Connection, event: Event) -> None:
-    payload = body_to_dict(event.body)
-    db.execute(
-        "INSERT INTO events(id, session_id, parent_id, kind, at, payload) VALUES (?,?,?,?,?,?)",
-        (event.id, event.session_id, event.parent_id, event.kind, event.at, json.dumps(payload)),
-    )
-    _index_text(db, event.id, event.session_id, event.kind, payload)
 
 
 _default_lock_notice: LockNotice | None = None
@@ -157,8 +89,8 @@ class Store:
 
     @classmethod
     def open(cls, home: Path | str | None = None) -> Store:
-        """The store under `home` (default: `default_home()`), created on first use."""
-        return cls(Path(home).expanduser() / DB_NAME if home else default_home() / DB_NAME)
+        """The store under `home` (default: `core.paths.default_home()`), made on first use."""
+        return cls(data_home(home) / DB_NAME)
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         prepare_folder(self.path.parent)
@@ -277,7 +209,7 @@ class Store:
             if db.execute("SELECT 1 FROM sessions WHERE id = ?", (info.id,)).fetchone():
                 raise StoreError(f"a session with id {info.id} already exists")
             db.execute(
-                _INSERT_SESSION,
+                INSERT_SESSION,
                 (info.id, title, now, now, model, None),
             )
         return info
@@ -306,7 +238,7 @@ class Store:
                 " WHERE s.title LIKE ? ESCAPE '\\' OR s.id IN "
                 "(SELECT session_id FROM event_text WHERE event_text MATCH ?)"
             )
-            params += [_like_pattern(search), _fts_phrase(search)]
+            params += [like_pattern(search), fts_phrase(search)]
         query += " ORDER BY s.updated DESC, s.id DESC"
         if limit:
             query += f" LIMIT {int(limit)}"
@@ -319,7 +251,7 @@ class Store:
             rows = db.execute(
                 "SELECT session_id, event_id, snippet(event_text, 0, '', '', '…', 16) "
                 "FROM event_text WHERE event_text MATCH ? ORDER BY rank LIMIT ?",
-                (_fts_phrase(text), limit),
+                (fts_phrase(text), limit),
             )
             return [SearchHit(*row) for row in rows]
 
@@ -345,7 +277,7 @@ class Store:
         with self._reading() as db:
             rows = db.execute(
                 "SELECT id FROM sessions WHERE id = ? OR id LIKE ? ESCAPE '\\' OR title = ?",
-                (reference.upper(), _like_pattern(reference.upper(), anywhere=False), reference),
+                (reference.upper(), like_pattern(reference.upper(), anywhere=False), reference),
             ).fetchall()
         ids = sorted({row[0] for row in rows})
         if reference.upper() in ids:
@@ -368,7 +300,7 @@ class Store:
                     f"session {event.session_id} was deleted (by another kyzel-tui process?): "
                     "nothing more can be saved to it. Start a new session (ctrl+s lists them)"
                 )
-            _insert_event(db, event)
+            insert_event(db, event)
             if event.is_node or event.kind == "head":
                 head = event.id if event.is_node else event.parent_id
                 db.execute(
@@ -398,7 +330,7 @@ class Store:
             if db.execute("SELECT 1 FROM sessions WHERE id = ?", (info.id,)).fetchone():
                 raise StoreError(f"a session with id {info.id} already exists")
             db.execute(
-                _INSERT_SESSION,
+                INSERT_SESSION,
                 (info.id, title, info.created, info.updated, model, info.head),
             )
             for sha, (data, mime) in blobs.items():
@@ -407,7 +339,7 @@ class Store:
                     (sha, mime, data),
                 )
             for event in events:
-                _insert_event(db, event)
+                insert_event(db, event)
 
     def has_event(self, event_id: str) -> bool:
         with self._reading() as db:
@@ -463,14 +395,3 @@ def _read_only_fs(path: Path) -> bool:
 def _title_from(text: str, width: int = 60) -> str:
     """One line of at most `width` characters, without control or bidi characters."""
     return plain_label(text, width)
-
-
-def _fts_phrase(text: str) -> str:
-    """User text as FTS5 phrases (one per word), so that no character is taken as syntax."""
-    words = text.split()
-    return " ".join('"' + word.replace('"', '""') + '"' for word in words) or '""'
-
-
-def _like_pattern(text: str, anywhere: bool = True) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%" if anywhere else f"{escaped}%"

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.events import NODE_KINDS, Event, body_from_dict
-from core.store.database import Store, StoreError, _insert_event
+from core.store.database import Store, StoreError
+from core.store.schema import insert_event
 
 MISSES_BEFORE_GIVING_UP = 5000
 """Row ids tried past the last one read, when the table's largest row id cannot be read."""
@@ -132,7 +133,7 @@ def _write(store: Store, sessions: list[tuple], events: list[tuple], blobs: list
                 body = body_from_dict(kind, json.loads(payload))
             except (ValueError, TypeError):
                 continue  # a damaged payload: the event is lost, its children with it
-            _insert_event(db, Event(event_id, session_id, parent_id, body, at))
+            insert_event(db, Event(event_id, session_id, parent_id, body, at))
             kept[event_id] = kind
             if kind in NODE_KINDS:
                 last_node[session_id] = event_id

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.model.adapters import same_model
 from core.store.database import Store, StoreError
 from core.text import one_line
 from kyzel_tui.cli.options import add_model_options
@@ -63,7 +64,7 @@ def adapters(args: argparse.Namespace) -> int:
         gain = registry.loss_gain(info)
         stages = "+".join(s.get("stage", "?") for s in info.meta.get("stages", []))
         base = info.base_model
-        label = "demo" if registry.same_base(base, demo_base()) else one_line(base, 40)
+        label = "demo" if same_model(base, demo_base()) else one_line(base, 40)
         rows.append(
             [
                 info.run_id,

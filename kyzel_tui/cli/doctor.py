@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from core.store.database import DB_NAME, StoreError, default_home
+from core.paths import data_home
+from core.store.database import DB_NAME, StoreError
 from core.text import safe_text
 
 
 def doctor(args: argparse.Namespace) -> int:
     from core.store.doctor import check, recover
 
-    home = Path(args.home).expanduser() if args.home else default_home()
+    home = data_home(args.home)
     path = home / DB_NAME
     try:
         verdict = check(path)

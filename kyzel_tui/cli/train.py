@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.store.database import Store, StoreError, default_home
+from core import paths
+from core.store.database import Store, StoreError
 from kyzel_tui.cli.train_report import peak_gpu_mib, peak_rss_mib, print_figures, print_outcome
 from training.registry import RegistryError
 from training.settings import TrainError
@@ -30,7 +31,7 @@ def _progress(message: str) -> None:
 
 
 def data_home(args: argparse.Namespace) -> Path:
-    return Path(args.home).expanduser() if args.home else default_home()
+    return paths.data_home(args.home)
 
 
 def demo_base(build: bool = False) -> str:
@@ -52,7 +53,7 @@ def base_model(model: str | None, demo: bool | str | None, build: bool = False) 
         return str(smollm2_folder())
     if model:
         return model
-    from core.model.loading import default_model_id, detect_hardware
+    from core.model.hardware import default_model_id, detect_hardware
 
     return default_model_id(detect_hardware())
 

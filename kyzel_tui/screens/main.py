@@ -234,7 +234,7 @@ class MainScreen(Writing, EditingActions, MovingActions, Screen):
     def on_model_ready(self, message: ModelReady) -> None:
         self.agent.model = message.model
         self.model_failed = False
-        self.status.model = message.model.label
+        self.status.show_loaded(message.model)
         if message.model.demo:
             self.notify(
                 "Demo model: random weights, so its turns are noise shaped by the grammar.",

@@ -5,11 +5,16 @@ At 80 columns the model, what is under way and the kernel come first; the sessio
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from core.text import one_line
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 
 class StatusBar(Static):
@@ -19,6 +24,8 @@ class StatusBar(Static):
 
     model: reactive[str] = reactive("loading the model…")
     """The model's label (with adapter and device), or what is happening to it."""
+    demo: reactive[bool] = reactive(False)
+    """The label is the random demo model's (`LoadedModel.demo`): shown in red."""
     activity: reactive[str] = reactive("")
     """What is under way, updated live: tokens, seconds and tokens/s of the turn being
     written, or the seconds the code has run."""
@@ -32,9 +39,17 @@ class StatusBar(Static):
     title: reactive[str] = reactive("new session")
     """The session's title."""
 
+    def show_loaded(self, loaded: LoadedModel) -> None:
+        """The loaded model's label, red when it is the demo model."""
+        self.model = loaded.label
+        self.demo = loaded.demo
+
+    def watch_model(self) -> None:
+        self.demo = False  # any other text (progress, a failure) is not the demo's label
+
     def render(self) -> Text:
         out = Text()
-        style = "bold red" if self.model.startswith("DEMO") or "no model" in self.model else "bold"
+        style = "bold red" if self.demo or "no model" in self.model else "bold"
         out.append(one_line(self.model, 60), style=style)
         if self.activity:
             out.append(f"  {self.activity}", style="bold yellow")
