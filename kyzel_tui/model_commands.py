@@ -20,8 +20,9 @@ def _progress(message: str) -> None:
 
 
 def ask(args: argparse.Namespace) -> int:
-    from core.chat import SYSTEM_PROMPT
-    from core.model.generate import Sampling, start_generation
+    from core.chat import task_messages
+    from core.model.backend import TransformersBackend
+    from core.model.generate import Sampling
     from core.model.loading import ModelLoadError, load_or_explain
     from grammars.constraint import constraint_for
     from kyzel_tui.train_commands import choose_adapter, data_home, for_generation
@@ -51,15 +52,12 @@ def ask(args: argparse.Namespace) -> int:
         )
     _progress("preparing the turn grammar for this tokenizer")
     constraint_for(loaded.tokenizer)  # once per tokenizer: a second or so on a big vocabulary
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": args.prompt},
-    ]
+    messages = task_messages(args.prompt)
     sampling = Sampling(
         temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
     )
     try:
-        generation = start_generation(loaded.model, loaded.tokenizer, messages, sampling)
+        generation = TransformersBackend(loaded).start(messages, sampling)
     except ValueError as error:  # a budget too small for the tags
         print(f"kyzel-tui: {error}", file=sys.stderr)
         return 2
