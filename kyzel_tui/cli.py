@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from kyzel_tui import __version__
+from kyzel_tui.server_options import add_server_options, server_choice
 
 
 def _add_home(parser: argparse.ArgumentParser, default: object = None) -> None:
@@ -221,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for child in (sessions, imp, exp, rename, delete, ask, lint, adapters, exclude, evaluate):
         _add_home(child, default=argparse.SUPPRESS)
+    add_server_options(parser)  # --server, --server-model, --engine: the app's and ask's
     return parser
 
 
@@ -418,6 +420,7 @@ def _run_app(args: argparse.Namespace, probe) -> int:
             kernel_name=args.app_kernel, existing=args.app_existing, timeout=args.app_timeout
         ),
         sampling=Sampling(temperature=args.app_temperature, max_new_tokens=args.app_max_new_tokens),
+        server=server_choice(args),
     )
     try:
         app = make_app(config)

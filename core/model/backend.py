@@ -75,7 +75,8 @@ class RemoteBackend:
         """The connected `RemoteServer`."""
         self.name: str = server.model
         where = urlsplit(server.url).netloc or server.url
-        self.label: str = f"{server.model} · {server.engine} at {where}"
+        shown = server.model.rsplit("/", 1)[-1] if server.model.startswith("/") else server.model
+        self.label: str = f"{shown} · {server.engine} at {where}"  # a served folder: its name
 
     @classmethod
     def connect(

@@ -46,6 +46,12 @@ class GenerationStats:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> str:
+        """One line for the status bar: tokens, speed, first-token latency."""
+        first = self.time_to_first_token
+        after = f" · first {first * 1000:.0f} ms" if first is not None else ""
+        return f"{self.output_tokens} tok · {self.tokens_per_second:.1f} tok/s{after}"
+
 
 @dataclass
 class GeneratedTurn:

@@ -276,12 +276,15 @@ class RemoteGeneration(Generation):
                             stats.time_to_first_token = time.perf_counter() - started
                         chunks.put(text)
         except (httpx.HTTPError, RuntimeError) as error:
-            if isinstance(error, RemoteError):
+            nothing_yet = not reply.text and reply.finish is None
+            if isinstance(error, RemoteError) and nothing_yet:
                 raise
             if not cancel.is_set():
-                if not reply.text and reply.finish is None:
+                if nothing_yet:
                     raise RemoteError(_unreachable(self._server.url, error)) from None
-                settings["interrupted"] = f"the server stopped mid-turn: {_first_line(error)}"
+                # What was written so far is kept (as a stopped turn), with what went wrong.
+                why = str(error) if isinstance(error, RemoteError) else _first_line(error)
+                settings["interrupted"] = f"the server stopped mid-turn: {why}"
         stats.seconds = time.perf_counter() - started
         _fill_stats(stats, reply.usage)
         raw = self.prefix + reply.text
