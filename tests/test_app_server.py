@@ -44,12 +44,14 @@ def server(tmp_path_factory):
         yield running
 
 
-def config(home, url: str, max_new_tokens: int = 96, model: str | None = None) -> AppConfig:
+def config(
+    home, url: str, max_new_tokens: int = 96, model: str | None = None, engine: str = "auto"
+) -> AppConfig:
     return AppConfig(
         home=home,
         kernel=KernelConfig(spec_dir=str(home / "kernel-spec"), timeout=60),
         sampling=Sampling(max_new_tokens=max_new_tokens, temperature=0.7, seed=1),
-        server=ServerChoice(url, model),
+        server=ServerChoice(url, model, engine),
     )
 
 
@@ -131,8 +133,17 @@ async def test_escape_stops_the_server_within_a_second_and_keeps_the_partial_tur
             assert time.monotonic() - stopped_at < 1.0, "the server still generates"
             await pilot.pause(0.02)
         await wait_for(pilot, lambda: idle(app) and len(turns(app)) == 1, "the stop", 10)
-    (stopped,) = turns(app)
-    assert stopped.body.meta["status"] == "stopped" and stopped.body.raw.startswith("<thought>")
+        (stopped,) = turns(app)
+        assert stopped.body.meta["status"] == "stopped"
+        assert stopped.body.raw.startswith("<thought>")
+        # `c` continues it on the server from where it stopped, under the rest of the grammar.
+        app.agent.config.sampling.max_new_tokens = 48
+        await pilot.pause(0.6)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: idle(app) and len(turns(app)) == 2, "the rest", 120)
+    continued = turns(app)[1]
+    assert continued.parent_id == stopped.parent_id and "status" not in continued.body.meta
+    assert continued.body.thought.startswith(stopped.body.thought)
 
 
 async def test_a_turn_cut_by_the_budget_is_closed_shown_cut_and_never_good(tmp_path, server):
@@ -180,3 +191,32 @@ async def test_a_server_that_dies_mid_turn_leaves_a_stopped_turn_and_says_so(tmp
     (stopped,) = turns(app)
     assert stopped.body.meta["status"] == "stopped"
     assert stopped.body.meta["interrupted"].startswith("the server")
+
+
+async def test_an_ignored_grammar_and_an_http_error_are_said_and_nothing_is_stored(
+    tmp_path, server
+):
+    # A server told it runs vLLM ignores the grammar field llama.cpp does not know.
+    app = make_app(config(tmp_path / "home", server.url, max_new_tokens=24, engine="vllm"))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "What is 2 + 3?")
+        await wait_for(pilot, lambda: said(app, "did not enforce the grammar"), "the refusal", 120)
+        await wait_for(pilot, lambda: idle(app), "the end of the turn")
+        assert turns(app) == [] and kinds(app) == ["user"]
+    app = make_app(config(tmp_path / "home2", server.url))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "word " * 3000)  # longer than the server's context of 2048 tokens
+        await wait_for(
+            pilot,
+            lambda: said(app, "answered HTTP 400") or said(app, "reported an error mid-reply"),
+            "the HTTP error",
+            120,
+        )
+        await wait_for(pilot, lambda: idle(app), "the end of the turn")
+        assert turns(app) == []
+
+
+def said(app, text: str) -> bool:
+    return any(text in notice for notice in notices(app))

@@ -47,10 +47,11 @@ class GenerationStats:
         return asdict(self)
 
     def summary(self) -> str:
-        """One line for the status bar: tokens, speed, first-token latency."""
+        """One line for the status bar: speed (first: a narrow screen cuts the end), tokens,
+        first-token latency."""
         first = self.time_to_first_token
         after = f" · first {first * 1000:.0f} ms" if first is not None else ""
-        return f"{self.output_tokens} tok · {self.tokens_per_second:.1f} tok/s{after}"
+        return f"{self.tokens_per_second:.1f} tok/s · {self.output_tokens} tok{after}"
 
 
 @dataclass
