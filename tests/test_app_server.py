@@ -9,6 +9,7 @@ it, when llama-server has not been prepared (`python tests/engines.py llamacpp`)
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -24,6 +25,7 @@ from tests.engines import PREPARE_HINT, free_port, llama_server, llama_server_bi
 from training.datasets import turn_quality
 
 from app_harness import SIZE, idle, kinds, notices, ready, screen_text, stored, wait_for
+from conftest import run_cli
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -220,3 +222,17 @@ async def test_an_ignored_grammar_and_an_http_error_are_said_and_nothing_is_stor
 
 def said(app, text: str) -> bool:
     return any(text in notice for notice in notices(app))
+
+
+def test_ask_generates_one_turn_on_the_server(tmp_path, server):
+    result = run_cli(
+        tmp_path / "home", "ask", TASK, "--server", server.url, "--json", "--seed", "1"
+    )
+    assert result.returncode == 0, result.stderr
+    turn = json.loads(result.stdout)
+    assert turn["sampling"]["engine"] == "llamacpp" and "llamacpp at 127.0.0.1" in turn["model"]
+    assert (turn["code"] is None) != (turn["answer"] is None) and turn["raw"].startswith(
+        "<thought>"
+    )
+    assert turn["stats"]["output_tokens"] > 0
+    assert not (tmp_path / "home").exists()  # a remote turn loads nothing and stores nothing
