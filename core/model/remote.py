@@ -11,7 +11,9 @@ Every reply is checked with the local parser: a server that did not enforce the 
 error, never a stored turn. A reply cut by `max_tokens` is closed by the client (the open field's
 closing tag, and an empty answer if the thought was cut) and marked `cut` in its settings; such a
 turn is never a good training row. Closing the stream cancels the request on the server; a server
-that dies mid-turn gives back the partial turn as a cancelled one.
+that dies mid-turn, or reports an error after it began the reply, gives back the partial turn as a
+cancelled one with `interrupted` saying what happened (the app keeps it as a stopped turn).
+`core.model.backend.RemoteBackend` puts this client behind the same seam as a local model.
 
 The API key comes from `KYZEL_API_KEY` and only ever goes into the request header.
 Knows nothing of sessions or the UI; imports no Textual.
