@@ -5,8 +5,9 @@ turn, until the model answers or the user speaks. Each method does one step and 
 before it returns, so a crash loses nothing that a caller was told is done. The caller drives:
 the app binds the steps to keys, a script or a test calls `run_task`, which chains them.
 
-Generation runs in a worker thread (`core.model.generate`); code runs in the kernel through asyncio
-(`core.kernel.runner`). The agent knows nothing of Textual.
+The model is a `core.model.backend.Backend` (local transformers or a serving engine: the agent
+cannot tell them apart); its generation runs in a worker thread, code runs in the kernel through
+asyncio (`core.kernel.runner`). The agent knows nothing of Textual.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.chat import path_messages
+from core.chat import prompt_messages
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
 from core.kernel.runner import KernelRunner, OutputEvent
-from core.model.generate import GeneratedTurn, Generation, Sampling, start_generation
+from core.model.backend import Backend, as_backend
+from core.model.generate import GeneratedTurn, Generation, Sampling
 from core.session import HEAD, Session
 from grammars.turn import ANSWER, CODE, THOUGHT
 
@@ -53,7 +55,6 @@ class Agent:
     ):
         self.session = session
         self.model = model
-        """A `core.model.loading.LoadedModel` (None until it is loaded)."""
         self.runner = runner
         self.config = config or AgentConfig()
         self.writer: Any = None
@@ -68,25 +69,24 @@ class Agent:
             if runner.put_blob is None:
                 runner.put_blob = session.store.put_blob
 
+    @property
+    def model(self) -> Backend | None:
+        """The model's backend (None until it is loaded); a `LoadedModel` set here is wrapped."""
+        return self._model
+
+    @model.setter
+    def model(self, model: Any) -> None:
+        self._model = as_backend(model)
+
     # Reading
 
     @property
     def tree(self):
         return self.session.tree
 
-    def rejections(self, path: list[Event]) -> dict[str, str]:
-        out = {}
-        for event in path:
-            if event.kind == "turn":
-                decision = self.tree.decision(event.id)
-                if decision is not None and decision.value == "rejected":
-                    out[event.id] = decision.reason
-        return out
-
     def messages(self, upto: str | None) -> list[dict[str, str]]:
         """The chat the model sees for a turn after `upto` (None: a turn that starts a session)."""
-        path = self.tree.path(upto) if upto is not None else []
-        return path_messages(path, rejections=self.rejections(path))
+        return prompt_messages(self.tree, upto)
 
     def head_event(self) -> Event | None:
         return self.tree.node(self.tree.head) if self.tree.head else None
@@ -131,13 +131,7 @@ class Agent:
         if parent is HEAD:
             self._flush_kernel_events()
         upto = self.tree.head if parent is HEAD else parent
-        return start_generation(
-            self.model.model,
-            self.model.tokenizer,
-            self.messages(upto),
-            self.config.sampling,
-            prefix=prefix,
-        )
+        return self.model.start(self.messages(upto), self.config.sampling, prefix)
 
     def finish_turn(
         self,
@@ -185,12 +179,17 @@ class Agent:
         return self.session.append(turn, parent=parent)
 
     def _meta(self, generated: GeneratedTurn) -> dict[str, Any]:
-        return {
-            "model": getattr(self.model, "model_id", None),
-            "adapter": getattr(self.model, "adapter", None),
+        meta = {
+            "model": self.model.name if self.model is not None else None,
+            "adapter": self.model.adapter if self.model is not None else None,
             "sampling": generated.settings,
             "stats": generated.stats.as_dict(),
         }
+        if generated.settings.get("cut"):
+            meta["cut"] = True  # the budget ran out and the client closed the turn
+        if generated.settings.get("interrupted"):
+            meta["interrupted"] = generated.settings["interrupted"]
+        return meta
 
     def generate_turn(
         self,

@@ -1,15 +1,21 @@
-"""Rendering a session path to chat messages: what the model sees, at inference and in training.
+"""The one renderer of the model's input: a session path to chat messages, and messages to ids.
 
-One function serves both, so that a model is trained on exactly the text it will be shown. Turns
-are assistant messages in the grammar's text; results, kernel events and rejections are user-role
-messages, because they come from outside the model. The tokenizer's chat template does the rest.
+Inference and training both go through here, so that a model is trained on exactly the tokens it
+will be shown: `prompt_messages` (a session up to an event, rejections included) and
+`task_messages` (one request, headless) give the chat; `render` gives its token ids, with a loss
+mask for training or ending in the generation prompt for inference. Turns are assistant messages
+in the grammar's text; results, kernel events and rejections are user-role messages, because they
+come from outside the model. The tokenizer's chat template does the markup.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
 from core.text import safe_text
-from grammars.turn import TurnFields, render, render_parts
+from grammars.turn import TurnFields, render_parts
+from grammars.turn import render as render_turn
 
 RENDER_VERSION = 2
 """Bump when the text below changes: datasets record it, so that stale data can be told apart."""
@@ -43,7 +49,7 @@ A question you can answer from what you know gets <answer>: the answer in words,
 
 
 def _system_prompt() -> str:
-    shown = [f"Example:\nuser: {message}\n{render(turn)}" for message, turn in EXAMPLES]
+    shown = [f"Example:\nuser: {message}\n{render_turn(turn)}" for message, turn in EXAMPLES]
     return "\n\n".join([INTRODUCTION, *shown, RULES])
 
 
@@ -137,3 +143,73 @@ def _merge_consecutive(messages: list[dict[str, str]]) -> list[dict[str, str]]:
         else:
             merged.append(dict(message))
     return merged
+
+
+def rejections(tree: Any, path: list[Event]) -> dict[str, str]:
+    """Turn id -> the reason the user gave for skipping its code, for the turns of `path`."""
+    out = {}
+    for event in path:
+        decision = tree.decision(event.id) if event.kind == "turn" else None
+        if decision is not None and decision.value == "rejected":
+            out[event.id] = decision.reason
+    return out
+
+
+def prompt_messages(tree: Any, upto: str | None) -> list[dict[str, str]]:
+    """The chat of a session (a `core.tree.SessionTree`) from its root to `upto` (None: nothing
+    yet): what the model sees for the turn that follows `upto`, and a training row's messages
+    when `upto` is a leaf."""
+    path = tree.path(upto) if upto is not None else []
+    return path_messages(path, rejections=rejections(tree, path))
+
+
+def task_messages(text: str) -> list[dict[str, str]]:
+    """The chat of one request with no session behind it (`ask`, benchmarks)."""
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}]
+
+
+class MaskError(ValueError):
+    """The chat template does not render a conversation as a growing prefix; say which."""
+
+
+def render(
+    tokenizer: Any, messages: list[dict[str, str]], trainable: list[bool] | None = None
+) -> tuple[list[int], list[int]]:
+    """Token ids of a chat, and a mask: 1 for each token the model learns.
+
+    With `trainable` (one flag per message; only assistant messages may be set), a training chat:
+    a message's span runs from the end of the prompt that asks for it (the template with a
+    generation prompt) to the end of the chat that includes it, so the template's end-of-turn
+    token is learnt (the model must learn to stop) and the role header is not. Without it, the
+    prompt for the model's next turn: the chat and the generation prompt, nothing learnt. Both
+    tokenize the template's text the same way, so a turn's prompt at inference is exactly the
+    ids that precede it in training.
+    """
+    if trainable is None:
+        text = _template(tokenizer, messages, prompt=True)
+        ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+        return ids, [0] * len(ids)
+    full = _template(tokenizer, messages, prompt=False)
+    spans = []
+    for index, (message, learn) in enumerate(zip(messages, trainable, strict=True)):
+        if not learn:
+            continue
+        if message["role"] != "assistant":
+            raise ValueError("only assistant messages can be trained on")
+        before = _template(tokenizer, messages[:index], prompt=True)
+        through = _template(tokenizer, messages[: index + 1], prompt=False)
+        if not full.startswith(before) or not full.startswith(through):
+            raise MaskError(
+                "this tokenizer's chat template does not render a conversation as a growing "
+                "prefix, so the assistant turns cannot be located for the loss mask"
+            )
+        spans.append((len(before), len(through)))
+    encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    ids, mask = list(encoded["input_ids"]), []
+    for start, end in encoded["offset_mapping"]:
+        mask.append(int(any(a <= start and end <= b and end > start for a, b in spans)))
+    return ids, mask
+
+
+def _template(tokenizer: Any, messages: list[dict[str, str]], prompt: bool) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=prompt)

@@ -1,7 +1,9 @@
 """The Textual app: one store, one model, one kernel, and the main screen over them.
 
 `make_app(config)` is the one factory, used by the command line and by every test. The first
-frame comes at once; the model loads in a thread, reporting progress in the status bar. The
+frame comes at once; the model loads in a thread (or, with `--server`, the serving engine is
+connected to), reporting progress in the status bar; the screen holds it as a
+`core.model.backend.Backend`. The
 kernel starts when code first runs, so opening a session to look at it writes nothing.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 
 from textual import work
@@ -24,6 +27,7 @@ from kyzel_tui.config import AppConfig, read_keymap
 from kyzel_tui.keys import MAIN_BINDINGS, keys_of
 from kyzel_tui.messages import ModelFailed, ModelReady, Progress
 from kyzel_tui.screens.main import MainScreen, new_agent
+from kyzel_tui.server_options import ServerChoice
 
 
 class KyzelApp(App):
@@ -77,13 +81,17 @@ class KyzelApp(App):
         ).start()
 
     def _load_model(self, demo: bool | str) -> None:
+        from core.model.backend import as_backend
         from core.model.loading import ModelLoadError, load_or_explain
+        from core.model.remote import RemoteError
 
         def progress(text: str) -> None:
             self.main.post_message(Progress(text))
 
         try:
-            if self.config.model_loader is not None and not demo:
+            if self.config.server is not None and not demo:
+                model = connect_server(self.config.server, progress)
+            elif self.config.model_loader is not None and not demo:
                 model = self.config.model_loader(progress)
             else:
                 adapter = self.config.adapter
@@ -103,7 +111,7 @@ class KyzelApp(App):
                 from kyzel_tui.cli.train import for_generation
 
                 model = for_generation(model)  # the adapter merged: it costs no decode speed
-        except ModelLoadError as error:
+        except (ModelLoadError, RemoteError) as error:
             self.main.post_message(ModelFailed(str(error)))
             return
         except Exception as error:  # anything else: say it, keep the app
@@ -124,7 +132,7 @@ class KyzelApp(App):
                     timeout=20,
                     markup=False,
                 )
-        self.main.post_message(ModelReady(model))
+        self.main.post_message(ModelReady(as_backend(model)))
 
     def open_session(self, session_id: str | None) -> None:
         """Switch to another session (None: a new one). Nothing is written: the kernel of the
@@ -281,6 +289,14 @@ class KyzelApp(App):
         finally:
             await self.runner.shutdown()
             self.store.close()
+
+
+def connect_server(choice: ServerChoice, progress: Callable[[str], None]):
+    """The backend of a serving engine: asks the server what it is and what it serves."""
+    from core.model.backend import RemoteBackend
+
+    progress(f"connecting to {choice.url}…")
+    return RemoteBackend.connect(choice.url, choice.model, choice.engine)
 
 
 def make_app(config: AppConfig | None = None) -> KyzelApp:

@@ -19,6 +19,7 @@ from core.config_file import ConfigFileError, read_table
 from core.kernel.config import KernelConfig
 from core.model.generate import Sampling
 from core.paths import data_home
+from kyzel_tui.server_options import ServerChoice
 
 
 @dataclass
@@ -41,6 +42,8 @@ class AppConfig:
     model_loader: Callable[[Callable[[str], None]], Any] | None = None
     """Loads the model (given a progress callback); tests hand in the tiny one."""
     keymap: dict[str, str] = field(default_factory=dict)
+    server: ServerChoice | None = None
+    """Generate on this serving engine instead of loading a model here."""
 
     @property
     def data_dir(self) -> Path:

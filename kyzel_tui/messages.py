@@ -21,7 +21,7 @@ class ModelReady(Message):
     """The model finished loading."""
 
     model: Any
-    """The `core.model.loading.LoadedModel`."""
+    """The model's `core.model.backend.Backend`."""
 
 
 @dataclass

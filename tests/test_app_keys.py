@@ -10,8 +10,8 @@ from contextlib import contextmanager, nullcontext
 import pytest
 from textual.widgets import Input, Label, TextArea
 
-import core.agent
 from core.events import Turn, UserMessage
+from core.model.backend import TransformersBackend
 from core.session import Session
 from core.store.database import Store
 from grammars.turn import TurnFields, render
@@ -85,13 +85,13 @@ def pending_bar(app) -> str:
 def recorded_prompts(monkeypatch):
     """The chat messages of every generation the app starts."""
     prompts: list[list[dict[str, str]]] = []
-    real = core.agent.start_generation
+    real = TransformersBackend.start
 
-    def spy(model, tokenizer, messages, *args, **kwargs):
+    def spy(backend, messages, *args, **kwargs):
         prompts.append(messages)
-        return real(model, tokenizer, messages, *args, **kwargs)
+        return real(backend, messages, *args, **kwargs)
 
-    monkeypatch.setattr(core.agent, "start_generation", spy)
+    monkeypatch.setattr(TransformersBackend, "start", spy)
     yield prompts
 
 

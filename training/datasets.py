@@ -12,12 +12,13 @@ preference pair, never a KTO row; `unadmitted_turns` lists them for `--train --r
 
 Rows:
 - SFT: one per branch (root to leaf), every message as the model saw it (`core.chat`, the same
-  rendering as inference), loss on the good assistant turns only;
+  renderer as inference), loss on the good assistant turns only;
 - preference (`prompt`, `chosen`, `rejected`): a good turn against each bad sibling under the
   same parent, and an edited turn against its original;
 - KTO (`prompt`, `completion`, `label`): every rated turn.
-The loss mask is computed here, from the rendered text, not from template markers (most chat
-templates carry none). Splits are by session, never by row.
+The ids and the loss mask come from `core.chat.render` (here under its training name,
+`render_with_mask`), from the rendered text, not from template markers (most chat templates carry
+none). Splits are by session, never by row.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.admission import UNADMITTED, is_admitted, refusal
-from core.chat import RENDER_VERSION, path_messages, turn_text
+from core.chat import RENDER_VERSION, prompt_messages, turn_text
+
+# Training's names for the renderer's parts (core.chat), imported from here by training's modules.
+from core.chat import MaskError as MaskError
+from core.chat import render as render_with_mask  # noqa: F401
 from core.events import Event
 from core.store.database import SessionInfo
 from core.tree import SessionTree
@@ -44,6 +49,8 @@ def turn_quality(
     body = tree.node(turn_id).body
     if tree.excluded(turn_id) or not is_admitted(body) or body.meta.get("status") == "stopped":
         return None
+    if body.meta.get("cut"):
+        return None  # closed by the client when the budget ran out: not how the model ends
     edited_away = _edited_away(tree) if edited_away is None else edited_away
     decision, rating = tree.decision(turn_id), tree.rating(turn_id)
     body = tree.node(turn_id).body
@@ -67,18 +74,8 @@ def turn_quality(
     return None
 
 
-def _rejections(tree: SessionTree, path: list[Event]) -> dict[str, str]:
-    out = {}
-    for event in path:
-        decision = tree.decision(event.id) if event.kind == "turn" else None
-        if decision is not None and decision.value == "rejected":
-            out[event.id] = decision.reason
-    return out
-
-
 def _prompt(tree: SessionTree, turn: Event) -> list[dict[str, str]]:
-    path = tree.path(turn.parent_id) if turn.parent_id else []
-    return path_messages(path, rejections=_rejections(tree, path))
+    return prompt_messages(tree, turn.parent_id)
 
 
 @dataclass
@@ -97,10 +94,9 @@ def session_rows(info: SessionInfo, tree: SessionTree) -> SessionRows:
     away = _edited_away(tree)
     quality = {t.id: turn_quality(tree, t.id, away) for t in tree.turns()}
     for leaf in tree.leaves():
-        path = tree.path(leaf)
-        messages = path_messages(path, rejections=_rejections(tree, path))
-        # path_messages emits one assistant message per turn, in path order.
-        turns = [e for e in path if e.kind == "turn"]
+        messages = prompt_messages(tree, leaf)
+        # The renderer emits one assistant message per turn, in path order.
+        turns = [e for e in tree.path(leaf) if e.kind == "turn"]
         flags = iter(quality[t.id] == "good" for t in turns)
         trainable = [next(flags) if m["role"] == "assistant" else False for m in messages]
         if any(trainable):
@@ -191,42 +187,6 @@ def split_sessions(session_ids: list[str], eval_share: float) -> tuple[list[str]
         if len(held) == len(ids):
             held = held[:-1]
     return [s for s in ids if s not in held], held
-
-
-class MaskError(ValueError):
-    """The chat template does not render a conversation as a growing prefix; say which."""
-
-
-def render_with_mask(
-    tokenizer: Any, messages: list[dict[str, str]], trainable: list[bool]
-) -> tuple[list[int], list[int]]:
-    """Token ids of the whole chat, and 1 for each token of a trainable assistant message.
-
-    A message's span runs from the end of the prompt that asks for it (the template with a
-    generation prompt) to the end of the chat that includes it, so the template's end-of-turn
-    token is learnt too (the model must learn to stop) and the role header is not.
-    """
-    render = tokenizer.apply_chat_template
-    full = render(messages, tokenize=False)
-    spans = []
-    for index, (message, learn) in enumerate(zip(messages, trainable, strict=True)):
-        if not learn:
-            continue
-        if message["role"] != "assistant":
-            raise ValueError("only assistant messages can be trained on")
-        before = render(messages[:index], tokenize=False, add_generation_prompt=True)
-        through = render(messages[: index + 1], tokenize=False)
-        if not full.startswith(before) or not full.startswith(through):
-            raise MaskError(
-                "this tokenizer's chat template does not render a conversation as a growing "
-                "prefix, so the assistant turns cannot be located for the loss mask"
-            )
-        spans.append((len(before), len(through)))
-    encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
-    ids, mask = list(encoded["input_ids"]), []
-    for start, end in encoded["offset_mapping"]:
-        mask.append(int(any(a <= start and end <= b and end > start for a, b in spans)))
-    return ids, mask
 
 
 def show_mask(tokenizer: Any, ids: list[int], mask: list[int]) -> str:

@@ -1,6 +1,6 @@
 """Streamed, grammar-constrained generation of one turn with transformers.
 
-`start_generation` renders chat messages with the tokenizer's template, optionally appends a
+`start_generation` renders chat messages with `core.chat.render`, optionally appends a
 prefix (an edited thought, a half-written turn) that the grammar consumes first, and runs
 `model.generate` in a worker thread. The caller iterates the `Generation` for text as tokens
 arrive, may `cancel()` it (it stops within one token step), and gets a `GeneratedTurn` with the
@@ -45,6 +45,13 @@ class GenerationStats:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def summary(self) -> str:
+        """One line for the status bar: speed (first: a narrow screen cuts the end), tokens,
+        first-token latency."""
+        first = self.time_to_first_token
+        after = f" · first {first * 1000:.0f} ms" if first is not None else ""
+        return f"{self.tokens_per_second:.1f} tok/s · {self.output_tokens} tok{after}"
 
 
 @dataclass
@@ -221,11 +228,11 @@ def _same_threads_here(torch: Any) -> None:
 
 
 def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
-    """Token ids of the chat, ending with the assistant's generation prompt."""
-    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-    if hasattr(ids, "keys"):  # some versions return a BatchEncoding
-        ids = ids["input_ids"]
-    return list(ids)
+    """Token ids of the chat, ending with the assistant's generation prompt: the renderer's, so
+    exactly what training put before each turn."""
+    from core.chat import render
+
+    return render(tokenizer, messages)[0]
 
 
 def start_generation(

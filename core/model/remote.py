@@ -11,7 +11,9 @@ Every reply is checked with the local parser: a server that did not enforce the 
 error, never a stored turn. A reply cut by `max_tokens` is closed by the client (the open field's
 closing tag, and an empty answer if the thought was cut) and marked `cut` in its settings; such a
 turn is never a good training row. Closing the stream cancels the request on the server; a server
-that dies mid-turn gives back the partial turn as a cancelled one.
+that dies mid-turn, or reports an error after it began the reply, gives back the partial turn as a
+cancelled one with `interrupted` saying what happened (the app keeps it as a stopped turn).
+`core.model.backend.RemoteBackend` puts this client behind the same seam as a local model.
 
 The API key comes from `KYZEL_API_KEY` and only ever goes into the request header.
 Knows nothing of sessions or the UI; imports no Textual.
@@ -276,12 +278,15 @@ class RemoteGeneration(Generation):
                             stats.time_to_first_token = time.perf_counter() - started
                         chunks.put(text)
         except (httpx.HTTPError, RuntimeError) as error:
-            if isinstance(error, RemoteError):
+            nothing_yet = not reply.text and reply.finish is None
+            if isinstance(error, RemoteError) and nothing_yet:
                 raise
             if not cancel.is_set():
-                if not reply.text and reply.finish is None:
+                if nothing_yet:
                     raise RemoteError(_unreachable(self._server.url, error)) from None
-                settings["interrupted"] = f"the server stopped mid-turn: {_first_line(error)}"
+                # What was written so far is kept (as a stopped turn), with what went wrong.
+                why = str(error) if isinstance(error, RemoteError) else _first_line(error)
+                settings["interrupted"] = f"the server stopped mid-turn: {why}"
         stats.seconds = time.perf_counter() - started
         _fill_stats(stats, reply.usage)
         raw = self.prefix + reply.text

@@ -14,6 +14,7 @@ import sys
 from kyzel_tui import __version__
 from kyzel_tui.cli import adapters, app, doctor, model, review, sessions, train
 from kyzel_tui.cli.options import add_home, demo_argv
+from kyzel_tui.server_options import add_server_options
 
 COMMAND_GROUPS = (sessions, model, adapters, review, doctor)
 """The modules whose `register` adds subcommands, in the order `--help` lists them."""
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         group.register(sub)
     for command in sub.choices.values():  # after the command too: `kyzel-tui sessions --home D`
         add_home(command, default=argparse.SUPPRESS)
+    add_server_options(parser)  # --server, --server-model, --engine: the app's and ask's
     return parser
 
 

@@ -112,6 +112,7 @@ def _run_app(args: argparse.Namespace, probe) -> int:
     from core.store.database import StoreError
     from kyzel_tui.app import make_app
     from kyzel_tui.config import AppConfig
+    from kyzel_tui.server_options import server_choice
 
     # "latest" and run ids name registry folders: resolved (and checked) before the app starts;
     # --adapter none: none; without --adapter, the newest adapter that won its evaluation, found
@@ -136,6 +137,7 @@ def _run_app(args: argparse.Namespace, probe) -> int:
             kernel_name=args.app_kernel, existing=args.app_existing, timeout=args.app_timeout
         ),
         sampling=Sampling(temperature=args.app_temperature, max_new_tokens=args.app_max_new_tokens),
+        server=server_choice(args),
     )
     try:
         app = make_app(config)

@@ -23,15 +23,49 @@ def _progress(message: str) -> None:
 
 
 def ask(args: argparse.Namespace) -> int:
-    from core.chat import SYSTEM_PROMPT
-    from core.model.generate import Sampling, start_generation
+    from core.chat import task_messages
+    from core.model.generate import Sampling
+    from core.model.remote import RemoteError
+
+    backend = _backend(args)
+    if backend is None:
+        return 1
+    sampling = Sampling(
+        temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
+    )
+    try:
+        generation = backend.start(task_messages(args.prompt), sampling)
+    except ValueError as error:  # a budget too small for the tags
+        print(f"kyzel-tui: {error}", file=sys.stderr)
+        return 2
+    try:
+        return _print_turn(args, generation, backend.label)
+    except RemoteError as error:  # the server failed mid-reply, or ignored the grammar
+        print(f"\nkyzel-tui: {safe_text(str(error))}", file=sys.stderr)
+        return 1
+
+
+def _backend(args: argparse.Namespace):
+    """The model `ask` generates with: a serving engine with --server, else one loaded here
+    (None after saying why it could not be had)."""
+    from core.model.backend import RemoteBackend, TransformersBackend
     from core.model.loading import ModelLoadError, load_or_explain
+    from core.model.remote import RemoteError
     from grammars.constraint import constraint_for
     from kyzel_tui.cli.train import choose_adapter, data_home, for_generation
+    from kyzel_tui.server_options import server_choice
 
+    server = server_choice(args)
+    if server is not None:
+        _progress(f"connecting to {server.url}")
+        try:
+            return RemoteBackend.connect(server.url, server.model, server.engine)
+        except RemoteError as error:
+            print(f"kyzel-tui: {safe_text(str(error))}", file=sys.stderr)
+            return None
     adapter, ok = choose_adapter(args.adapter, args.model, args.demo, data_home(args))
     if not ok:
-        return 1
+        return None
     try:
         loaded = load_or_explain(
             args.model,
@@ -44,7 +78,7 @@ def ask(args: argparse.Namespace) -> int:
     except ModelLoadError as error:
         hint = "" if args.demo or "--demo" in str(error) else " (or run with --demo)"
         print(f"kyzel-tui: {error}{hint}", file=sys.stderr)
-        return 1
+        return None
     if loaded.notice:
         _progress(loaded.notice)
     if loaded.demo:
@@ -54,24 +88,19 @@ def ask(args: argparse.Namespace) -> int:
         )
     _progress("preparing the turn grammar for this tokenizer")
     constraint_for(loaded.tokenizer)  # once per tokenizer: a second or so on a big vocabulary
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": args.prompt},
-    ]
-    sampling = Sampling(
-        temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
-    )
-    try:
-        generation = start_generation(loaded.model, loaded.tokenizer, messages, sampling)
-    except ValueError as error:  # a budget too small for the tags
-        print(f"kyzel-tui: {error}", file=sys.stderr)
-        return 2
+    return TransformersBackend(loaded)
+
+
+def _print_turn(args: argparse.Namespace, generation, label: str) -> int:
     for chunk in generation:
         if not args.json:
             sys.stdout.write(safe_text(chunk) if sys.stdout.isatty() else chunk)
             sys.stdout.flush()
     turn = generation.result()
     stats = turn.stats
+    if turn.settings.get("interrupted"):  # the server went away mid-turn
+        print(f"\nkyzel-tui: {safe_text(turn.settings['interrupted'])}", file=sys.stderr)
+        return 1
     if args.json:
         fields = turn.fields
         print(
@@ -81,7 +110,7 @@ def ask(args: argparse.Namespace) -> int:
                     "code": fields.code if fields else None,
                     "answer": fields.answer if fields else None,
                     "raw": turn.raw,
-                    "model": loaded.label,
+                    "model": label,
                     "stats": stats.as_dict(),
                     "sampling": turn.settings,
                 },
@@ -94,7 +123,8 @@ def ask(args: argparse.Namespace) -> int:
             f"· {stats.output_tokens} tokens in {stats.seconds:.2f} s "
             f"({stats.tokens_per_second:.1f} tokens/s, first after "
             f"{(stats.time_to_first_token or 0) * 1000:.0f} ms, constraint "
-            f"{stats.constraint_seconds * 1000:.1f} ms) · {loaded.label}",
+            f"{stats.constraint_seconds * 1000:.1f} ms) · {label}"
+            + (" · cut at the token budget and closed" if turn.settings.get("cut") else ""),
             file=sys.stderr,
         )
     return 0

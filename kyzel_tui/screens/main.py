@@ -293,10 +293,16 @@ class MainScreen(Writing, EditingActions, MovingActions, Screen):
         generated = message.generated
         if generated is None:
             return None
-        self.status.speed = f"{generated.stats.tokens_per_second:.1f} tok/s"
+        self.status.speed = generated.stats.summary()
         origin = "edited" if message.source else "generated"
         store = self.agent.keep_stopped if generated.cancelled else self.agent.finish_turn
-        if generated.cancelled and not keep_stopped:
+        if interrupted := generated.settings.get("interrupted"):  # a server that went away
+            self.notify(
+                f"{interrupted}; what it wrote is kept as a stopped turn",
+                markup=False,
+                severity="error",
+            )
+        if generated.cancelled and not (keep_stopped or interrupted):
             return None
         return self.commit(store, generated, message.parent, origin, message.source)
 

@@ -28,6 +28,8 @@ def turn_notes(tree: SessionTree, turn_id: str) -> list[str]:
         notes.append(f"unadmitted: {body.meta['unadmitted']}")
     if body.meta.get("status") == "stopped":
         notes.append("stopped")
+    if body.meta.get("cut"):  # the budget ran out on a server: kyzel-tui closed the turn
+        notes.append("cut at the token budget")
     decision = tree.decision(turn_id)
     if decision is not None:
         notes.append("ran" if decision.value == "accepted" else "skipped")
