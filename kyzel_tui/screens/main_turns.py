@@ -64,10 +64,13 @@ class TurnFlow:
             return  # `abort` keeps what was written
         if message.error:
             self.notify(message.error, severity="error", timeout=10, markup=False)
+        if self.transcript.stream_view is not None:  # at once; the stored turn replaces it
+            self.transcript.stream_view.end("stopped" if stopping else "done")
         # Stopped by escape or by a message typed meanwhile: the partial turn is kept.
         future = self._store_generated(message, keep_stopped=stopping)
+        self.landed_at = time.monotonic()  # no key acts on the turn until it has been seen
         self.at_rest(force=True)
-        self.land(future)
+        self.land(future, stopped=stopping)
 
     def _store_generated(self, message: Generated, keep_stopped: bool):
         generated = message.generated
@@ -78,16 +81,18 @@ class TurnFlow:
         return self.commit(keep, generated, message.parent, message.source, keep_stopped)
 
     @work(group="store")
-    async def land(self, future: concurrent.futures.Future | None) -> None:
+    async def land(self, future: concurrent.futures.Future | None, stopped: bool = False) -> None:
         """Show a generated turn once it is committed, and go on from it."""
         turn = await self.committed(future) if future is not None else None
         turn = None if turn is FAILED else turn
+        if stopped:  # the stop on screen first: a long turn takes a busy machine frames to draw
+            await self.wait_for_refresh()
         if self.quitting or not self.is_attached or not self.children:
             return  # the app is closing: the turn is stored, there is no screen to show it on
         self.transcript.end_stream()
+        self.refresh_view()
         self.landed_at = time.monotonic()
         self.at_rest()  # keys wait `GUARD` seconds before they act on the new turn
-        self.refresh_view()
         if self.queued:
             self.send(self.queued.pop(0))
         elif turn is not None and turn.body.code is not None and self.agent.config.auto:
