@@ -231,8 +231,10 @@ async def streaming_keys(loaded, home: Path, presses: int) -> dict:
                 )
                 await asyncio.sleep(0.05)
             rated = main.query(TurnView).last()
-            rated.focus()
-            await asyncio.sleep(0.05)
+            rated.focus()  # as a click would: escape in the box stops the turn while it streams
+            # A person's pause: the footer follows the focus (its Stop key shows outside the box)
+            # and rebuilds its keys, which a key pressed 50 ms after the click waited out.
+            await asyncio.sleep(0.3)
             rating = []
             rate_meter = StallMeter()  # the rating's commit runs in the writer thread
             rate_meter.start()

@@ -24,7 +24,7 @@ from core.kernel.runner import KernelRunner, OutputEvent
 from core.model.backend import Backend, as_backend
 from core.model.generate import GeneratedTurn, Generation, Sampling
 from core.session import HEAD, Session
-from grammars.turn import ANSWER, CODE, THOUGHT
+from grammars.turn import ANSWER, CODE, SEPARATOR, THOUGHT, TurnFields, render
 
 STOPPED = "stopped"
 """`meta["status"]` of a turn the user stopped mid-way: kept to edit or continue, never a good
@@ -369,6 +369,57 @@ class Agent:
             else:
                 break
         return events
+
+    # The app's keys: what each one acts on and where its new turn grows
+
+    def edit_target(self) -> Event | None:
+        """The turn that an edit replaces: the head, when it is a turn (pending code, an answer,
+        a stopped turn)."""
+        head = self.head_event()
+        return head if head is not None and head.kind == "turn" else None
+
+    def retry_target(self) -> str | None | object:
+        """Where a retry grows: beside the head turn (the old one stays as a sibling), or after
+        the head when it is a message, a result or a kernel note (simply the model's turn)."""
+        head = self.head_event()
+        if head is None:
+            raise ValueError("nothing to retry yet: send a message first")
+        return self.retry_parent(head.id) if head.kind == "turn" else HEAD
+
+    def continuation(self) -> tuple[str | None | object, str, str | None] | None:
+        """(parent, prefix, source) of the generation that continues the head: a stopped turn
+        resumes from its raw text under the grammar, an unanswered head gets the model's turn;
+        None when nothing waits to be continued."""
+        stopped = self.stopped()
+        if stopped is not None:
+            body = stopped.body
+            fields = TurnFields(body.thought, code=body.code, answer=body.answer)
+            return stopped.parent_id, body.raw or render(fields), body.source
+        return (HEAD, "", None) if self.unanswered() is not None else None
+
+    def rethink(self, turn_id: str, thought: str) -> tuple[str | None, str, str]:
+        """(parent, prefix, source) of a turn beside `turn_id` that starts from an edited
+        thought: the model writes the rest, and the turn is stored as an edit of `turn_id`."""
+        parent = self.tree.node(turn_id).parent_id
+        return parent, THOUGHT[0] + thought + THOUGHT[1] + SEPARATOR, turn_id
+
+    def keep(
+        self,
+        generated: GeneratedTurn,
+        parent: str | None | object = HEAD,
+        source: str | None = None,
+        stopped: bool = False,
+    ) -> Event | None:
+        """Store what a generation wrote: a finished turn, or a cancelled one as a stopped turn
+        when the user `stopped` it (else nothing). With a `source`, it is an edit of that turn."""
+        origin = "edited" if source else "generated"
+        if generated.cancelled:
+            return self.keep_stopped(generated, parent, origin, source) if stopped else None
+        return self.finish_turn(generated, parent, origin, source)
+
+    def go_to(self, event_id: str) -> Event | None:
+        """Move the head to any event (chosen in the branch view); None if it is there."""
+        return self.session.move_head(event_id, reason="branch view")
 
 
 def is_stopped(event: Event) -> bool:

@@ -10,7 +10,7 @@ from core.kernel.config import KernelConfig
 from core.kernel.runner import KernelRunner
 from core.model.generate import Sampling
 from core.model.loading import LoadedModel
-from core.session import Session
+from core.session import HEAD, Session
 from grammars.turn import TurnFields, render
 
 from scripted_model import scripted
@@ -133,3 +133,41 @@ async def test_a_cancelled_generation_stores_nothing(agent, loaded):
     generation.cancel()
     assert agent.finish_turn(generation.result()) is None
     assert len(agent.tree) == before + 1
+
+
+async def test_each_key_of_the_app_finds_its_target_and_parent_in_the_agent(agent, loaded):
+    """retry, continue, edit, the edited thought and the branch view: what the main screen asks
+    the agent instead of working it out itself."""
+    agent.config.auto = False
+    with pytest.raises(ValueError, match="send a message first"):
+        agent.retry_target()
+    assert agent.continuation() is None and agent.edit_target() is None
+    message = agent.say("compute")
+    assert agent.retry_target() is HEAD and agent.continuation() == (HEAD, "", None)
+    with scripted(loaded.model, loaded.tokenizer, [CODE_TURN, CODE_TURN]):
+        turn = agent.generate_turn()
+        assert agent.edit_target().id == turn.id and agent.retry_target() == message.id
+        parent, prefix, source = agent.rethink(turn.id, "compute it twice")
+        assert (parent, source) == (message.id, turn.id)
+        assert prefix == "<thought>compute it twice</thought>\n"
+        rethought = agent.keep(agent.start_turn(parent, prefix).result(), parent, source)
+    assert rethought.body.thought == "compute it twice" and rethought.body.origin == "edited"
+    assert rethought.body.source == turn.id and agent.tree.siblings(turn.id)[-1] == rethought.id
+    assert agent.go_to(message.id).body.reason == "branch view" and agent.tree.head == message.id
+    assert agent.go_to(message.id) is None  # already there: nothing written
+
+
+async def test_a_stopped_generation_is_kept_only_when_the_user_stopped_it(agent, loaded):
+    agent.say("think")
+    long_turn = render(TurnFields("let me think " * 50, code="print(1)"))
+    with scripted(loaded.model, loaded.tokenizer, [long_turn]):
+        generation = agent.start_turn(prefix="<thought>let me")  # 200 tokens take seconds
+        generation.cancel()  # the user presses escape
+        generated = generation.result()
+    assert generated.cancelled and generated.raw.startswith("<thought>let me")
+    assert agent.keep(generated) is None  # cancelled for another reason: not a model turn
+    stopped = agent.keep(generated, stopped=True)
+    assert stopped.body.meta["status"] == "stopped" and agent.stopped().id == stopped.id
+    parent, prefix, source = agent.continuation()
+    assert parent == stopped.parent_id and prefix == generated.raw and source is None
+    assert agent.retry_target() == stopped.parent_id

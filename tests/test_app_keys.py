@@ -9,6 +9,7 @@ from contextlib import contextmanager, nullcontext
 
 import pytest
 from textual.widgets import Input, Label, TextArea
+from textual.widgets._footer import FooterKey
 
 from core.events import Turn, UserMessage
 from core.model.backend import TransformersBackend
@@ -25,6 +26,7 @@ from kyzel_tui.screens.main import MainScreen
 from kyzel_tui.screens.reason import ReasonScreen
 from kyzel_tui.screens.rollback import RollbackScreen
 from kyzel_tui.screens.sessions import SessionsScreen
+from kyzel_tui.widgets.footer import KeysFooter
 from kyzel_tui.widgets.transcript.result_view import ResultView
 from kyzel_tui.widgets.transcript.turn_view import TurnView
 from kyzel_tui.widgets.transcript.user_view import UserView
@@ -396,6 +398,28 @@ async def test_n_skips_with_a_reason_that_reaches_the_next_generation(config, lo
     assert len(prompts) == 2
     told = [m["content"] for m in prompts[1] if m["role"] == "user"]
     assert "The user did not run this code. Reason: use a loop" in told[-1]
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(config, loaded):
+    """Regression (bench/tui.py): Textual's footer rebuilt every key at each bindings refresh
+    (a focus change, a write), and a rating pressed while a turn streamed waited it out."""
+    app = make_app(config)
+    with model_writes(loaded, [CODE_TURN]):
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await say(pilot, "6*7?")
+            code_turn = pending_id(app)
+            footer = app.main.query_one(KeysFooter)
+            keys = list(footer.query(FooterKey))
+            assert "Run" in [key.description for key in keys]
+            await pilot.press("minus")
+            await wait_for(pilot, lambda: app.agent.tree.rating(code_turn) == "down", "rating")
+            await pilot.press("up", "down")  # the focus moves: the bindings are refreshed
+            await pilot.pause()
+            assert list(footer.query(FooterKey)) == keys  # the very same widgets
+            await pilot.press("enter")  # Run goes, Interrupt then Stop come
+            await wait_for(pilot, lambda: list(footer.query(FooterKey)) != keys, "new keys")
+            await wait_for(pilot, lambda: idle(app), "the next turn")
 
 
 async def test_plus_and_minus_rate_the_selected_turn_and_keep_it_selected(config, loaded):

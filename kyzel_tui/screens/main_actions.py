@@ -3,17 +3,19 @@ agent, transcript and guards they use. Modal flows are workers that await their 
 
 Editing and judging act on the head turn (the one the waiting bar names) and respect the
 screen's guard (`too_soon`); moving acts on the selection. Every write is queued on the screen's
-writer (`commit`) when the key is pressed, and its effect shows once it is committed.
+writer (`commit`) when the key is pressed, and its effect shows once it is committed (a worker
+awaits it). What a key acts on and where its turn grows is the agent's to say.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 
 from textual import work
 
 from core.store.writer import FAILED
-from grammars.turn import THOUGHT, TurnFields, render
+from grammars.turn import TurnFields, render
 from kyzel_tui.keys import help_rows
 from kyzel_tui.widgets.transcript.event_view import EventView
 from kyzel_tui.widgets.transcript.result_view import ResultView
@@ -36,14 +38,6 @@ class EditingActions:
             self.refresh_view()
             self.generate()
 
-    def edit_target(self):
-        """The turn that `e` edits: the head, when it is a turn (pending code, an answer, a
-        stopped turn)."""
-        head = self.agent.head_event()
-        if head is None or head.kind != "turn":
-            return None
-        return head
-
     def _fields(self, event) -> TurnFields:
         body = event.body
         return TurnFields(body.thought, code=body.code, answer=body.answer)
@@ -52,7 +46,7 @@ class EditingActions:
     async def action_edit(self) -> None:
         from kyzel_tui.screens.edit import EditTurnScreen
 
-        target = self.edit_target()
+        target = self.agent.edit_target()
         if target is None or self.too_soon():
             return
         fields = await self.app.push_screen_wait(EditTurnScreen(self._fields(target)))
@@ -71,13 +65,13 @@ class EditingActions:
         screen = EditTurnScreen(self._fields(pending), thought_only=True)
         fields = await self.app.push_screen_wait(screen)
         if fields is not None:
-            prefix = THOUGHT[0] + fields.thought + THOUGHT[1] + "\n"
-            self.generate(parent=pending.parent_id, prefix=prefix, source=pending.id)
+            parent, prefix, source = self.agent.rethink(pending.id, fields.thought)
+            self.generate(parent=parent, prefix=prefix, source=source)
 
     def action_edit_in_editor(self) -> None:
         from kyzel_tui.external_editor import edit_in_editor
 
-        target = self.edit_target()
+        target = self.agent.edit_target()
         if target is None or self.too_soon():
             return
         try:
@@ -87,7 +81,13 @@ class EditingActions:
             return
         if fields is not None:
             edit = (target.id, fields.thought, fields.code, fields.answer)
-            self.after_write(self.commit(self.agent.edit, *edit), lambda _: self.refresh_view())
+            self.show_when_committed(self.commit(self.agent.edit, *edit))
+
+    @work(group="store")
+    async def show_when_committed(self, future: concurrent.futures.Future) -> None:
+        """Redraw the transcript once a write that changed the path is committed."""
+        if await self.committed(future) not in (FAILED, None):
+            self.refresh_view()
 
     def selected_turn(self):
         view = self.transcript.selected()
@@ -100,16 +100,15 @@ class EditingActions:
 
     def action_rate(self, value: str) -> None:
         turn = self.selected_turn()
-        if turn is None:
-            return
+        if turn is not None:  # a rating changes nothing the other keys act on: they go on
+            self.rated(turn.id, self.commit(self.agent.rate, turn.id, value, moves=False))
 
-        def rated(_verdict) -> None:
-            self.notify(f"rated {'+' if value == 'up' else '-'}")
+    @work(group="store")
+    async def rated(self, turn_id: str, future: concurrent.futures.Future) -> None:
+        if await self.committed(future) is not FAILED:
             # In place: redrawing the transcript would lose the selection (the next key would
             # rate another turn), cost a long session a second, and drop a streaming turn.
-            self.transcript.update_notes(self.agent.tree, turn.id)
-
-        self.after_write(self.commit(self.agent.rate, turn.id, value), rated)
+            self.transcript.update_notes(self.agent.tree, turn_id)
 
 
 class MovingActions:
@@ -130,14 +129,8 @@ class MovingActions:
         view = self.transcript.selected()
         head = self.agent.pending() or self.agent.stopped()
         target = view.event_id if view is not None else (head.id if head else None)
-        if target is None or self.generation is not None or self.running:
-            return
-
-        def switched(move) -> None:
-            if move is not None:
-                self.refresh_view()
-
-        self.after_write(self.commit(self.agent.switch, target, step), switched)
+        if target is not None and self.activity not in ("generating", "running"):
+            self.show_when_committed(self.commit(self.agent.switch, target, step))
 
     @work(group="dialog")
     async def action_rollback(self) -> None:
@@ -145,7 +138,7 @@ class MovingActions:
         from kyzel_tui.screens.rollback import RollbackScreen
 
         view = self.transcript.selected()
-        if view is None or self.generation is not None or self.running:
+        if view is None or self.activity in ("generating", "running"):
             self.notify("Select an event in the transcript first (up/down, or the mouse).")
             return
         path = self.agent.tree.path(view.event_id)
@@ -162,8 +155,8 @@ class MovingActions:
     async def replay(self) -> None:
         from core.kernel.replay import replay
 
-        self.running = True
         self.started_at = time.monotonic()
+        self.activity = "running"
         self.status.kernel = "replaying"
         try:
             report = await replay(
@@ -180,8 +173,8 @@ class MovingActions:
         except Exception as error:
             self.notify_error(error)
         finally:
-            self.running = False
             self.status.kernel = self.kernel_state()
+            self.at_rest(force=True)
         self.refresh_view()
 
     def action_expand(self) -> None:
@@ -214,28 +207,23 @@ class MovingActions:
         rows = help_rows(self.app, [*self.BINDINGS, *self.app.BINDINGS])
         self.app.push_screen(HelpScreen(rows))
 
-    def action_sessions(self) -> None:
+    @work(group="dialog")
+    async def action_sessions(self) -> None:
         from kyzel_tui.screens.sessions import SessionsScreen
 
-        def chosen(session_id: str | None) -> None:
-            if session_id is not None:
-                self.app.open_session(None if session_id == "new" else session_id)
+        session = self.agent.session
+        screen = SessionsScreen(session.store, session.id, self.agent.writer)
+        session_id = await self.app.push_screen_wait(screen)
+        if session_id is not None:
+            self.app.open_session(None if session_id == "new" else session_id)
 
-        self.app.push_screen(
-            SessionsScreen(self.agent.session.store, self.agent.session.id, self.agent.writer),
-            chosen,
-        )
-
-    def action_branches(self) -> None:
+    @work(group="dialog")
+    async def action_branches(self) -> None:
         from kyzel_tui.screens.branches import BranchScreen
 
         if not self.agent.tree.head:
             self.notify("Nothing here yet: the tree grows with the conversation.")
             return
-
-        def chosen(event_id: str | None) -> None:
-            if event_id is not None and event_id != self.agent.tree.head:
-                move = self.commit(self.agent.session.move_head, event_id, "branch view")
-                self.after_write(move, lambda _: self.refresh_view())
-
-        self.app.push_screen(BranchScreen(self.agent.tree), chosen)
+        event_id = await self.app.push_screen_wait(BranchScreen(self.agent.tree))
+        if event_id is not None and event_id != self.agent.tree.head:
+            self.show_when_committed(self.commit(self.agent.go_to, event_id))

@@ -7,14 +7,12 @@ Mixed into `MainScreen`.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 from collections.abc import Callable
 from typing import Any
 
 from textual import work
 
-from core.model.generate import Generation
 from core.store.database import StoreError
 from core.store.lock import LockWait, lock_holder
 from core.store.writer import FAILED, StoreWriter
@@ -35,25 +33,34 @@ def waiting_notice(database) -> str:
 class Writing:
     """Queue, await and report the screen's writes."""
 
-    writes_in_flight = 0
-    """Writes queued and not yet awaited to their end (their effect not yet on screen)."""
     waiting_notice = WAITING
     """What the status bar says while a write waits for another process's lock."""
 
-    def writing(self) -> bool:
-        return self.writes_in_flight > 0
+    in_flight: set[concurrent.futures.Future]
+    """Writes that change what the keys act on (a message, a turn, a move of the head), queued
+    and not yet awaited to their end: those keys wait for them (the screen's `__init__` sets it)."""
 
-    def commit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
-        """Queue a write now, behind those asked for before (without a writer: done here)."""
-        self.writes_in_flight += 1
+    def writing(self) -> bool:
+        return bool(self.in_flight)
+
+    def commit(
+        self, fn: Callable[..., Any], *args: Any, moves: bool = True
+    ) -> concurrent.futures.Future:
+        """Queue a write now, behind those asked for before (without a writer: done here).
+        `moves=False`: the write changes nothing the keys act on (a rating), and they do not
+        wait for it."""
         writer: StoreWriter | None = self.agent.writer
         if writer is not None:
-            return writer.submit(fn, *args)
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args))
-        except Exception as error:
-            future.set_exception(error)
+            future = writer.submit(fn, *args)
+        else:
+            future = concurrent.futures.Future()
+            try:
+                future.set_result(fn(*args))
+            except Exception as error:
+                future.set_exception(error)
+        if moves:
+            self.in_flight.add(future)
+            self.at_rest()
         return future
 
     async def committed(self, future: concurrent.futures.Future) -> Any:
@@ -66,13 +73,15 @@ class Writing:
             self.store_failed(error)
             return FAILED
         finally:
-            self.writes_in_flight -= 1
-            self.refresh_bindings()
+            if future in self.in_flight:
+                self.in_flight.discard(future)
+                self.at_rest()
 
-    def track(self, future: concurrent.futures.Future, then: Callable | None = None) -> None:
+    def track(self, future: concurrent.futures.Future) -> None:
         """Await a write queued elsewhere (by the app, on the screen's writer) like one of ours."""
-        self.writes_in_flight += 1
-        self.after_write(future, then)
+        self.in_flight.add(future)
+        self.at_rest()
+        self.after_write(future)
 
     def _waiting_for_database(self, waiting: bool) -> None:
         if waiting:
@@ -81,11 +90,9 @@ class Writing:
         self.show_progress()
 
     @work(group="store")
-    async def after_write(self, future: concurrent.futures.Future, then: Callable | None = None):
-        """Await a queued write; `then(result)` once it is committed."""
-        result = await self.committed(future)
-        if result is not FAILED and then is not None:
-            then(result)
+    async def after_write(self, future: concurrent.futures.Future) -> Any:
+        """Await a queued write (its failure is said); its result, or FAILED."""
+        return await self.committed(future)
 
     def store_failed(self, error: StoreError) -> None:
         self.notify_error(error)
@@ -103,14 +110,3 @@ class Writing:
             return
         self.refresh_view()
         self.generate()
-
-    async def _keep_cut_turn(self, generation: Generation) -> None:
-        """Keep a turn cut by quitting as a stopped turn, as `escape` would."""
-        parent, source = self.generating
-        try:
-            generated = await asyncio.to_thread(generation.result, 10)
-        except Exception:
-            return  # the generation failed: there is nothing to keep
-        origin = "edited" if source else "generated"
-        keep = self.commit(self.agent.keep_stopped, generated, parent, origin, source)
-        await self.committed(keep)

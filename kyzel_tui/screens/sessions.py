@@ -8,7 +8,6 @@ Titles and model names are data, shown through `one_line` as plain `Text`, never
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -202,18 +201,18 @@ class SessionsScreen(Screen[str | None]):
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()
 
-    def action_rename(self) -> None:
+    @work(group="dialog")
+    async def action_rename(self) -> None:
         info = self.highlighted
         if info is None:
             return
+        title = await self.app.push_screen_wait(PromptScreen("New title:", info.title))
+        if title is not None:
+            await self.write("rename", (info.id, title))
+            self.show_written(select=info.id)
 
-        def renamed(title: str | None) -> None:
-            if title is not None:
-                self.write("rename", (info.id, title), select=info.id)
-
-        self.app.push_screen(PromptScreen("New title:", info.title), renamed)
-
-    def action_delete(self) -> None:
+    @work(group="dialog")
+    async def action_delete(self) -> None:
         info = self.highlighted
         if info is None:
             return
@@ -225,30 +224,18 @@ class SessionsScreen(Screen[str | None]):
             )
         else:
             question += " for good?"
+        if not await self.app.push_screen_wait(ConfirmScreen(question)):
+            return
+        if await self.write("delete_session", (info.id,)):
+            if info.id == self.current:
+                self.current, self.current_deleted = None, True
+            self.notify(f"Deleted “{one_line(info.title, 40) or info.id}”.", markup=False)
+        self.show_written()
 
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-
-            def deleted() -> None:
-                if info.id == self.current:
-                    self.current, self.current_deleted = None, True
-                self.notify(f"Deleted “{one_line(info.title, 40) or info.id}”.", markup=False)
-
-            self.write("delete_session", (info.id,), then=deleted)
-
-        self.app.push_screen(ConfirmScreen(question), answered)
-
-    @work(group="sessions.write")
-    async def write(
-        self,
-        method: str,
-        args: tuple[Any, ...],
-        then: Callable[[], None] | None = None,
-        select: str | None = None,
-    ) -> None:
+    async def write(self, method: str, args: tuple[Any, ...]) -> bool:
         """Commit `store.method(*args)` through the writer (queued behind the app's writes; the
-        screen stays live while it waits for a lock), then show it: `then()` and the list."""
+        screen stays live while it waits for a lock); whether it was committed (if not, the
+        notice says why)."""
         try:
             if self.writer is None:
                 getattr(self.store, method)(*args)
@@ -258,9 +245,10 @@ class SessionsScreen(Screen[str | None]):
                 )
         except StoreError as error:
             self.notify(str(error), severity="error", markup=False)
-        else:
-            if then is not None:
-                then()
+            return False
+        return True
+
+    def show_written(self, select: str | None = None) -> None:
         if self.is_attached:
             self.refresh_sessions(select=select)
 

@@ -27,12 +27,12 @@ def waiting_text(agent: Agent, key: Callable[[str], str], in_box: bool) -> str:
         return (
             f"▶ waiting for you: {leave}{key('run')} run · {key('edit')} edit · "
             f"{key('edit_in_editor')} $EDITOR · {key('edit_thought')} edit thought · "
-            f"{key('retry')} retry · {key('reject')} skip{_siblings(agent, pending.id)}"
+            f"{key('retry')} retry · {key('reject')} skip{_siblings(agent, pending.id, key)}"
         )
     if (stopped := agent.stopped()) is not None:
         return (
             f"■ stopped mid-turn: {leave}{key('continue')} continue · {key('edit')} edit · "
-            f"{key('retry')} retry{_siblings(agent, stopped.id)}"
+            f"{key('retry')} retry{_siblings(agent, stopped.id, key)}"
         )
     if (head := agent.unanswered()) is not None:
         what = {"user": "your message", "result": "this result", "kernel": "this"}[head.kind]
@@ -43,6 +43,7 @@ def waiting_text(agent: Agent, key: Callable[[str], str], in_box: bool) -> str:
     return ""
 
 
-def _siblings(agent: Agent, event_id: str) -> str:
+def _siblings(agent: Agent, event_id: str, key: Callable[[str], str]) -> str:
     index, count = agent.tree.sibling_position(event_id)
-    return f" · ←/→ {index}/{count}" if count > 1 else ""
+    keys = f"{key('previous_sibling')}/{key('next_sibling')}"
+    return f" · {keys} {index}/{count}" if count > 1 else ""

@@ -16,13 +16,19 @@ class StreamView(Static):
     def __init__(self, prefix: str = ""):
         super().__init__()
         self.text = prefix
+        self.note = "writing… escape stops"
 
     def add(self, text: str) -> None:
         self.text += text
         self.refresh(layout=True)
 
+    def end(self, note: str) -> None:
+        """The generation is over (`note` says how); the turn replaces this view once stored."""
+        self.note = note
+        self.refresh()
+
     def render(self) -> Text:
         out = Text("model  ", style="bold cyan")
-        out.append("writing… escape stops\n", style="dim")
+        out.append(f"{self.note}\n", style="dim")
         out.append(safe_text(self.text))
         return out
