@@ -23,12 +23,9 @@ from core.events import Event, KernelEvent, Result, Turn, UserMessage
 from core.kernel.runner import KernelRunner, OutputEvent
 from core.model.backend import Backend, as_backend
 from core.model.generate import GeneratedTurn, Generation, Sampling
+from core.partial import STOPPED, is_stopped, partial_fields
 from core.session import HEAD, Session
-from grammars.turn import ANSWER, CODE, SEPARATOR, THOUGHT, TurnFields, render
-
-STOPPED = "stopped"
-"""`meta["status"]` of a turn the user stopped mid-way: kept to edit or continue, never a good
-training turn, never run, never on the path the model continues from."""
+from grammars.turn import SEPARATOR, THOUGHT, TurnFields, render
 
 Approve = Callable[[Event], "str | tuple[str, str]"]
 """Decides on a turn with code: "run", "stop", or ("skip", reason)."""
@@ -420,32 +417,3 @@ class Agent:
     def go_to(self, event_id: str) -> Event | None:
         """Move the head to any event (chosen in the branch view); None if it is there."""
         return self.session.move_head(event_id, reason="branch view")
-
-
-def is_stopped(event: Event) -> bool:
-    return event.kind == "turn" and event.body.meta.get("status") == STOPPED
-
-
-def partial_fields(raw: str) -> tuple[str, str | None, str | None]:
-    """The thought and the code or answer of a half-written turn (code "" if neither began)."""
-    thought, rest = _field(raw, THOUGHT)
-    rest = rest.lstrip("\n") if rest is not None else ""
-    if rest.startswith(ANSWER[0]):
-        return thought, None, _field(rest, ANSWER)[0]
-    if rest.startswith(CODE[0]):
-        return thought, _field(rest, CODE)[0], None
-    return thought, "", None
-
-
-def _field(text: str, tags: tuple[str, str]) -> tuple[str, str | None]:
-    """The body of the field that `text` starts with, and what follows its closing tag (None if
-    it is not closed). A closing tag cut short at the end is not part of the body."""
-    opening, closing = tags
-    body = text[len(opening) :] if text.startswith(opening) else text
-    end = body.find(closing)
-    if end >= 0:
-        return body[:end], body[end + len(closing) :]
-    for cut in range(min(len(closing) - 1, len(body)), 0, -1):
-        if body.endswith(closing[:cut]):
-            return body[:-cut], None
-    return body, None
