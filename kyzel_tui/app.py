@@ -220,34 +220,30 @@ class KyzelApp(App):
         self.agent.config.auto = not self.agent.config.auto
         self.main.status.auto = self.agent.config.auto
 
-    def _export(self, suffix: str, text: str) -> None:
+    @work(group="export")
+    async def _export(self, suffix: str, text: str) -> None:
         """Ask where (default: exports/ in the data folder), then write it for the user alone."""
         from kyzel_tui.cli.sessions import write_private
         from kyzel_tui.screens.export_path import ExportPathScreen
 
         folder = self.config.data_dir / "exports"
         default = folder / f"kyzel-{self.agent.session.id}.{suffix}"
-
-        def chosen(path) -> None:
-            if path is None:
-                return
-            try:
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                if path.parent == folder:
-                    folder.chmod(0o700)  # what was exported before stays private too
-                write_private(path, text)
-            except OSError as error:
-                self.notify(
-                    f"cannot write {path}: {error.strerror}", severity="error", markup=False
-                )
-                return
-            except StoreError as error:
-                self.notify(str(error), severity="error", markup=False)
-                return
-            self.notify(f"exported to {path}", markup=False)
-
         what = "the session tree as XML" if suffix == "xml" else "the branch as a notebook"
-        self.push_screen(ExportPathScreen(what, default), chosen)
+        path = await self.push_screen_wait(ExportPathScreen(what, default))
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if path.parent == folder:
+                folder.chmod(0o700)  # what was exported before stays private too
+            write_private(path, text)
+        except OSError as error:
+            self.notify(f"cannot write {path}: {error.strerror}", severity="error", markup=False)
+            return
+        except StoreError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        self.notify(f"exported to {path}", markup=False)
 
     def _info(self, session):
         # A new session's row may still wait for another process's lock: export what is known.
