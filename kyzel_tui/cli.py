@@ -276,6 +276,19 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="any [train] setting of config.toml, e.g. --set beta=0.2 (repeatable)",
     )
+    train.add_argument(
+        "--processes",
+        dest="train_processes",
+        type=int,
+        metavar="N",
+        help="train data-parallel in N processes under accelerate launch (a GPU each, or the CPU)",
+    )
+    train.add_argument(
+        "--accelerate-config",
+        dest="train_accelerate_config",
+        metavar="FILE",
+        help="launch with this accelerate config file (from `accelerate config`)",
+    )
 
 
 def _add_model_options(parser: argparse.ArgumentParser, what: str = "to use") -> None:

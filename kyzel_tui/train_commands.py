@@ -141,10 +141,11 @@ def _collect(home: Path, refs: list[str] | None, examples: bool) -> list[Any]:
 def train(args: argparse.Namespace) -> int:
     """`kyzel-tui --train [--review | --dry-run] ...`."""
     from core.model.loading import ModelLoadError
+    from training import distributed
     from training.datasets import MaskError
 
     try:
-        return _train(args)
+        return _train(distributed.worker_args(args))
     except (TrainError, StoreError, RegistryError, ModelLoadError, MaskError) as error:
         print(f"kyzel-tui: {error}", file=sys.stderr)
         return 1
@@ -192,11 +193,15 @@ def _train(args: argparse.Namespace) -> int:
         print(dry_run(built, tokenizer, config.max_length))
         print(f"\ndatasets written to {folder}; nothing was trained (drop --dry-run to train)")
         return 0
+    from training import distributed
+
+    if distributed.wanted(args):  # --processes N: N copies of this run under accelerate launch
+        return distributed.launch(args)
     return _full_run(args, home, config, built, model_id, stamp)
 
 
 def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int:
-    from training import registry
+    from training import distributed, registry
     from training.build import write
     from training.evaluate import compare, evaluate
     from training.plot import progress_bar, save_png, text_plot
@@ -213,6 +218,8 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
     backend = choose_backend(config)
     _progress(f"backend: {backend}; base model: {model_id}")
     trainable = load_for_training(model_id, config, backend, progress=_progress)
+    if not distributed.current().main:  # another process of a launch: it only trains
+        return distributed.follow(trainable, built, config)
     folder = write(built, home / "datasets" / stamp, trainable.tokenizer, config.max_length)
     counts = built.manifest["counts"]
     _progress(
