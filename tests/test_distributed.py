@@ -84,6 +84,7 @@ def env(tiny_cache: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "KYZEL_TINY_CACHE": str(tiny_cache)}
 
 
+@pytest.mark.slow
 def test_a_step_split_over_two_processes_has_the_gradient_of_one(tmp_path, tiny_cache):
     import torch
 
@@ -93,7 +94,6 @@ def test_a_step_split_over_two_processes_has_the_gradient_of_one(tmp_path, tiny_
     launch += ["--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
     launch += ["--dynamo_backend", "no", "--main_process_port", "0"]
     worker = env(tiny_cache) | {
-        "ACCELERATE_USE_CPU": "true",
         "KYZEL_TRAIN_ARGS": "{}",
         "OMP_NUM_THREADS": "1",
     }
@@ -141,6 +141,7 @@ def train(home: Path, tiny_cache: Path, *extra: str) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.slow
 def test_two_processes_write_the_adapter_of_one_and_the_app_loads_it(tmp_path, tiny_cache):
     import torch
     from safetensors.torch import load_file

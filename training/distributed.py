@@ -3,7 +3,8 @@
 `kyzel-tui --train --processes N` (or `--accelerate-config FILE`) checks the data and builds
 what the model needs in its own process, then `launch` starts N copies of the run under
 `accelerate launch` (torchrun's launcher: one process per GPU over NCCL, or N processes on the CPU
-over gloo) and waits. The run's options reach them as JSON in `KYZEL_TRAIN_ARGS` (`worker_args`).
+over gloo) and waits. The run's options reach them as JSON in `KYZEL_TRAIN_ARGS` (`worker_args`);
+each process sees only its own GPU, as device 0, where the model loaders put a model.
 
 Every process loads the same model and the same LoRA (same seed) and walks the same shuffled
 order of rows; each optimizer step's rows are split between the processes (`Group.shard`), each
@@ -108,14 +109,33 @@ def current() -> Group:
 
 
 def _join() -> Group:
+    """Join the launch's process group (torchrun's environment names the rendezvous)."""
     from datetime import timedelta
 
-    from accelerate import PartialState
+    import torch
+    import torch.distributed as dist
 
     from training.trainer import cuda_available
 
-    state = PartialState(cpu=not cuda_available(), timeout=timedelta(hours=TIMEOUT_HOURS))
-    return Group(state.process_index, state.num_processes, state.device)
+    cuda = cuda_available()
+    if not dist.is_initialized():
+        timeout = timedelta(hours=TIMEOUT_HOURS)
+        dist.init_process_group("nccl" if cuda else "gloo", timeout=timeout)
+    device = torch.device("cuda", 0) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    return Group(dist.get_rank(), dist.get_world_size(), device)
+
+
+def _own_gpu() -> None:
+    """Let each process see only its own GPU, as device 0, where the loaders put the model.
+    Must run before anything asks CUDA about its devices."""
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    if not visible:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(local)
+    elif local < len(visible):
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible[local]
 
 
 def wanted(args: Any) -> bool:
@@ -130,15 +150,16 @@ def wanted(args: Any) -> bool:
 def worker_args(args: Any) -> Any:
     """In a launched process: the launcher's options (from `KYZEL_TRAIN_ARGS`), this process in
     its group, and, beside process 0, the output sent to a log file. Else `args` unchanged."""
-    if not launched():
+    if ARGS_ENV not in os.environ:
         return args
     import argparse
 
     values = json.loads(os.environ[ARGS_ENV])
-    group = current()
-    if not group.main:
-        home = Path(values["home"]) if values.get("home") else None
-        _quiet(group.rank, home)
+    if launched():
+        _own_gpu()
+        group = current()
+        if not group.main:
+            _quiet(group.rank, Path(values["home"]) if values.get("home") else None)
     return argparse.Namespace(**values)
 
 
@@ -172,16 +193,16 @@ def launch(args: Any) -> int:
     import logging
 
     from accelerate.commands.launch import launch_command, launch_command_parser
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     processes, config = args.train_processes, args.train_accelerate_config
     argv = _launch_argv(processes, config)
     values = {**vars(args), "train_processes": None, "train_accelerate_config": None}
-    env = {ARGS_ENV: json.dumps(values)}
+    env = {ARGS_ENV: json.dumps(values, default=str)}
     from training.trainer import cuda_available
 
     if not cuda_available():
-        env["ACCELERATE_USE_CPU"] = "true"
         if "OMP_NUM_THREADS" not in os.environ:  # the cores shared out, not one thread each
             env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // (processes or 1)))
     os.environ.update(env)
@@ -193,6 +214,8 @@ def launch(args: Any) -> int:
         launch_command(launch_command_parser().parse_args(argv))
     except ChildFailedError as error:
         return _failed(error, values)
+    except SignalException:  # ctrl+c reaches the launcher as a signal it stops the processes on
+        raise KeyboardInterrupt from None
     finally:
         for key in env:
             os.environ.pop(key, None)
