@@ -127,13 +127,16 @@ def main(argv: list[str]) -> int:
         figures[name] = {}
         for key, done in runs.items():
             processes, threads = shapes[key]
-            speed = statistics.median(r["tokens_per_second"] for r in done)
+            # Every run of a model sees the same tokens: the speed of the median run's time.
+            seconds = statistics.median(r["seconds"] for r in done)
+            speed = done[0]["tokens"] / seconds
             wall = statistics.median(r["wall_seconds"] for r in done)
             figures[name][key] = {
                 "processes": processes,
                 "threads_each": threads,
                 "tokens_per_second": round(speed, 1),
-                "stage_seconds": round(statistics.median(r["seconds"] for r in done), 2),
+                "stage_seconds": round(seconds, 2),
+                "stage_seconds_each": [round(r["seconds"], 2) for r in done],
                 "wall_seconds": round(wall, 1),
                 "tokens": done[0]["tokens"],
                 "peak_rss_mib_process0": round(max(r["peak_rss_mib"] for r in done), 1),

@@ -209,7 +209,8 @@ def launch(args: Any) -> int:
     # torchrun reports a worker's failure as a multi-line log and traceback; we say it in one.
     for name in ("torch.distributed.elastic", "torch.distributed.run", "accelerate"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    print(f"· training in {processes or 'the configured'} processes", file=sys.stderr, flush=True)
+    how = f"{processes} processes" if processes else f"the processes that {config} asks for"
+    print(f"· training in {how} (accelerate launch)", file=sys.stderr, flush=True)
     try:
         launch_command(launch_command_parser().parse_args(argv))
     except ChildFailedError as error:
