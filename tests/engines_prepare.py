@@ -257,6 +257,8 @@ def main(argv: list[str]) -> int:
         if prepared(engine) is not None:
             say(f"{engine.title}: ready (cached in {engine.folder})")
             continue
+        skip = " (KYZEL_SKIP_ENGINES=1 skips this step)" if command else ""
+        say(f"{engine.title}: preparing it once for the engine tests, in {engine.folder}{skip}")
         try:
             prepare(engine, BUILDS[name], timeout=max(1.0, deadline - time.monotonic()))
         except PrepareError as error:
