@@ -100,6 +100,16 @@ def mounted_tmpfs(mount: Path, size: str):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+def pytest_report_header(config) -> list[str]:
+    """Whether the serving engines are ready for the engine tests, or why not (tests/engines.py)."""
+    from engines import ENGINES, prepared, unprepared_reason
+
+    return [
+        f"engine {e.title}: " + ("ready" if prepared(e) else unprepared_reason(e))
+        for e in ENGINES.values()
+    ]
+
+
 def run_cli(home: Path, *args: str, stdin: str | None = None):
     """`kyzel-tui --home HOME ARGS...` in a real process, as a user runs it."""
     import os

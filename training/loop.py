@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from training import distributed
 from training.settings import TrainConfig
 
 
@@ -95,9 +96,13 @@ def run_stage(
     best_state, waited, eval_loss = None, 0, None
     started = time.perf_counter()
     batches = _batches(len(rows), per_step, config.seed)
+    group = distributed.current()  # one process, or one of a launch's (each on its share)
     model.train()
     for step in range(1, total + 1):
-        loss, tokens = step_fn(model, [rows[i] for i in next(batches)])
+        batch = [rows[i] for i in next(batches)]
+        mine = group.shard(batch)
+        loss, tokens = step_fn(model, mine) if mine else (0.0, 0)
+        loss, tokens = group.sync(params, mine, batch, loss, tokens)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         schedule.step()
@@ -109,7 +114,7 @@ def run_stage(
         if eval_fn is not None and (step % every == 0 or step == total):
             model.eval()
             with torch.no_grad():
-                eval_loss = eval_fn(model)
+                eval_loss = group.from_main(lambda: eval_fn(model))
             model.train()
             result.eval_loss.append((step, eval_loss))
             if result.best_eval_loss is None or eval_loss < result.best_eval_loss:

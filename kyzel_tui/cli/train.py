@@ -143,10 +143,11 @@ def _collect(home: Path, refs: list[str] | None, examples: bool) -> list[Any]:
 def train(args: argparse.Namespace) -> int:
     """`kyzel-tui --train [--review | --dry-run] ...`."""
     from core.model.loading import ModelLoadError
+    from training import distributed
     from training.datasets import MaskError
 
     try:
-        return _train(args)
+        return _train(distributed.worker_args(args))
     except (TrainError, StoreError, RegistryError, ModelLoadError, MaskError) as error:
         print(f"kyzel-tui: {error}", file=sys.stderr)
         return 1
@@ -194,16 +195,23 @@ def _train(args: argparse.Namespace) -> int:
         print(dry_run(built, tokenizer, config.max_length))
         print(f"\ndatasets written to {folder}; nothing was trained (drop --dry-run to train)")
         return 0
+    from training import distributed
+
+    if distributed.wanted(args):  # --processes N: N copies of this run under accelerate launch
+        return distributed.launch(args)
     return _full_run(args, home, config, built, model_id, stamp)
 
 
 def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int:
     """Load, evaluate the base, fit, evaluate the adapter, save and register it, then report."""
-    from training import registry
+    from training import distributed, registry
     from training.plot import progress_bar
     from training.window import WindowStats
 
-    trainable, backend, folder = _prepare(home, config, built, model_id, stamp)
+    trainable, backend = _load(config, model_id)
+    if not distributed.current().main:  # another process of a launch: it only trains
+        return distributed.follow(trainable, built, config)
+    folder = _write_datasets(home, built, trainable, config, stamp)
     held = {"sft": built.rows["sft"]["eval"], "preference": built.rows["preference"]["eval"]}
     _progress("evaluating the base model on the held-out sessions")
     before = _evaluate(trainable, trainable.model, held, config)
@@ -242,21 +250,26 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
     return 0
 
 
-def _prepare(home: Path, config, built, model_id: str, stamp: str) -> tuple[Any, str, Path]:
-    """The backend, the base model loaded for training, and the datasets written beside it."""
-    from training.build import write
+def _load(config, model_id: str) -> tuple[Any, str]:
+    """The training backend, and the base model loaded for it."""
     from training.trainer import choose_backend, load_for_training
 
     backend = choose_backend(config)
     _progress(f"backend: {backend}; base model: {model_id}")
-    trainable = load_for_training(model_id, config, backend, progress=_progress)
+    return load_for_training(model_id, config, backend, progress=_progress), backend
+
+
+def _write_datasets(home: Path, built, trainable, config, stamp: str) -> Path:
+    """The datasets of this run, written beside its adapter (by the main process only)."""
+    from training.build import write
+
     folder = write(built, home / "datasets" / stamp, trainable.tokenizer, config.max_length)
     counts = built.manifest["counts"]
     _progress(
         f"datasets in {folder}: "
         + ", ".join(f"{k} {v['train']} train / {v['eval']} eval" for k, v in counts.items())
     )
-    return trainable, backend, folder
+    return folder
 
 
 def measure_options(config) -> dict[str, Any]:
@@ -369,4 +382,17 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="KEY=VALUE",
         help="any [train] setting of config.toml, e.g. --set beta=0.2 (repeatable)",
+    )
+    train.add_argument(
+        "--processes",
+        dest="train_processes",
+        type=int,
+        metavar="N",
+        help="train data-parallel in N processes under accelerate launch (a GPU each, or the CPU)",
+    )
+    train.add_argument(
+        "--accelerate-config",
+        dest="train_accelerate_config",
+        metavar="FILE",
+        help="launch with this accelerate config file (from `accelerate config`)",
     )
