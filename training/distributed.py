@@ -164,9 +164,9 @@ def worker_args(args: Any) -> Any:
 
 
 def _quiet(rank: int, home: Path | None) -> None:
-    from core.store.database import default_home
+    from core.paths import data_home
 
-    logs = (home or default_home()) / "logs"
+    logs = data_home(home) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     out = open(logs / f"train-process-{rank}.log", "w", buffering=1)  # noqa: SIM115 - for life
     os.dup2(out.fileno(), 1)
@@ -263,9 +263,9 @@ def _failed(error: Any, values: dict[str, Any]) -> int:
     rank, failure = min(error.failures.items())
     if rank == 0:  # process 0 has said what went wrong itself
         return failure.exitcode or 1
-    from core.store.database import default_home
+    from core.paths import data_home
 
-    home = Path(values["home"]) if values.get("home") else default_home()
+    home = data_home(values.get("home"))
     print(
         f"kyzel-tui: training process {rank} failed (exit {failure.exitcode}); no adapter was "
         f"saved. Its output: {home / 'logs' / f'train-process-{rank}.log'}",
