@@ -320,6 +320,9 @@ def main() -> None:
     parser.add_argument("--precisions", default="fp32,4bit", help="comma-separated, or ''")
     parser.add_argument("--tokens", type=int, default=128, help="new tokens per generation")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--generation-only", action="store_true", help="skip the per-tokenizer grammar figures"
+    )
     parser.add_argument("--cold-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cold_child:
@@ -327,7 +330,7 @@ def main() -> None:
         return
     quiet()
     figures: dict[str, Any] = {"quick": args.quick, "load_average_start": os.getloadavg()[0]}
-    tokenizers = tokenizers_to_measure(args)
+    tokenizers = [] if args.generation_only else tokenizers_to_measure(args)
     for key, name, tokenizer, source in tokenizers:
         figures[key] = grammar_figures(name, tokenizer, source, args.quick, args.seed)
         if key == "model":

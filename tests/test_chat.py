@@ -91,12 +91,16 @@ def test_the_system_prompt_has_no_placeholder_text():
     assert shown == [render(turn) for _, turn in EXAMPLES]
 
 
-def test_the_examples_are_a_code_turn_and_an_answer_turn():
-    code, answer = (turn for _, turn in EXAMPLES)
-    assert code.code is not None and compile(code.code, "<example>", "exec")
-    assert "```" not in code.code
-    assert answer.answer is not None and answer.answer.strip()
+def test_the_examples_are_code_turns_and_answer_turns():
+    codes = [turn for _, turn in EXAMPLES if turn.code is not None]
+    answers = [turn for _, turn in EXAMPLES if turn.answer is not None]
+    assert codes and answers
+    for code in codes:
+        assert compile(code.code, "<example>", "exec") and "```" not in code.code
+    assert all(answer.answer.strip() for answer in answers)
     for message, turn in EXAMPLES:
+        # A thought of one short sentence, as the rules ask: nothing long enough to parrot.
+        assert len(turn.thought.split()) <= 6
         assert f"user: {message}\n{render(turn)}" in SYSTEM_PROMPT
         assert parse(render(turn)) == turn
 

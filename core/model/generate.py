@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from core.model.threads import enter_generation_thread
 from grammars.constraint import TurnMatcher, budget_for, constraint_for
 from grammars.turn import TurnFields, TurnParseError, parse
 
@@ -217,16 +218,6 @@ class Generation:
         return self._result
 
 
-def _same_threads_here(torch: Any) -> None:
-    """Give this (worker) thread the intra-op thread count the process is configured for.
-
-    torch's OpenMP team size is a per-thread setting: a `torch.set_num_threads` made in another
-    thread (the UI's, the loader's) does not reach a new worker, which would then run with the
-    OpenMP default and contend with the teams the other threads keep for the same cores.
-    """
-    torch.set_num_threads(torch.get_num_threads())
-
-
 def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
     """Token ids of the chat, ending with the assistant's generation prompt: the renderer's, so
     exactly what training put before each turn."""
@@ -258,7 +249,7 @@ def start_generation(
     def run(chunks: queue.Queue, cancel: threading.Event) -> GeneratedTurn:
         import torch
 
-        _same_threads_here(torch)
+        enter_generation_thread(torch)  # one core stays with the UI thread
         stats = GenerationStats(prompt_tokens=len(ids))
         started = time.perf_counter()
         streamer = _Streamer(tokenizer, chunks, stats, started)
