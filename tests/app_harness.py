@@ -7,6 +7,7 @@ the screen's state), never on fixed sleeps alone.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from core.events import Event
 from core.kernel.config import KernelConfig
+from core.model.backend import TransformersBackend
 from core.model.generate import Sampling
 from core.model.loading import LoadedModel
 from core.store.database import Store
@@ -114,3 +116,52 @@ def model_writes(loaded: LoadedModel, texts: list[str], on_step=None):
     """The tiny model writes `texts`, one per generation (the last one again after that)."""
     with scripted(loaded.model, loaded.tokenizer, texts, on_step=on_step):
         yield
+
+
+def of_kind(app, kind: str) -> list:
+    return [e for e in stored(app) if e.kind == kind]
+
+
+def pending_id(app) -> str | None:
+    pending = app.agent.pending()
+    return pending.id if pending else None
+
+
+def view_of(app, cls, event_id: str):
+    return next(v for v in app.main.query(cls) if v.event_id == event_id)
+
+
+def pending_bar(app) -> str:
+    return str(app.main.query_one("#pending-bar").render())
+
+
+@contextmanager
+def recorded_prompts(monkeypatch):
+    """The chat messages of every generation the app starts."""
+    prompts: list[list[dict[str, str]]] = []
+    real = TransformersBackend.start
+
+    def spy(backend, messages, *args, **kwargs):
+        prompts.append(messages)
+        return real(backend, messages, *args, **kwargs)
+
+    monkeypatch.setattr(TransformersBackend, "start", spy)
+    yield prompts
+
+
+def slow_steps(seconds: float):
+    """An `on_step` hook that makes each token take `seconds`: time to press keys mid-turn."""
+
+    def on_step(n: int) -> None:
+        threading.Event().wait(seconds)
+
+    return on_step
+
+
+async def until_streaming(pilot, words: str = "let me") -> None:
+    app = pilot.app
+    await wait_for(
+        pilot,
+        lambda: (view := app.main.transcript.stream_view) is not None and words in view.text,
+        "the turn to stream",
+    )
