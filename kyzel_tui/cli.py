@@ -276,6 +276,13 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="any [train] setting of config.toml, e.g. --set beta=0.2 (repeatable)",
     )
+    train.add_argument(
+        "--progress",
+        dest="train_progress",
+        choices=("bar", "json"),
+        default="bar",
+        help="with --train: a progress bar (default), or JSON lines on stdout for a program",
+    )
 
 
 def _add_model_options(parser: argparse.ArgumentParser, what: str = "to use") -> None:

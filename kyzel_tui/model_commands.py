@@ -24,9 +24,14 @@ def ask(args: argparse.Namespace) -> int:
     from core.model.generate import Sampling, start_generation
     from core.model.loading import ModelLoadError, load_or_explain
     from grammars.constraint import constraint_for
-    from kyzel_tui.train_commands import choose_adapter, data_home, for_generation
+    from kyzel_tui.train_commands import choose_adapter, data_home, default_adapters, for_generation
 
-    adapter, ok = choose_adapter(args.adapter, args.model, args.demo, data_home(args))
+    by_default = args.adapter is None and args.demo != "random"  # the rule, for what loads
+    adapter, ok = (
+        (None, True)
+        if by_default
+        else choose_adapter(args.adapter, args.model, args.demo, data_home(args))
+    )
     if not ok:
         return 1
     try:
@@ -36,6 +41,7 @@ def ask(args: argparse.Namespace) -> int:
             adapter=adapter,
             precision=args.precision,
             progress=_progress,
+            default_adapter=default_adapters(data_home(args)) if by_default else None,
         )
         loaded = for_generation(loaded)
     except ModelLoadError as error:

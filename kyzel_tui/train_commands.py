@@ -16,6 +16,7 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,10 @@ def base_model(model: str | None, demo: bool | str | None, build: bool = False) 
     """The model id the app would use for these options (`demo`: "random" or the embedded)."""
     if demo == "random":
         return demo_base(build)
-    if demo:  # the embedded model, by its converted folder (what adapters record as base)
-        from core.model.embedded import smollm2_folder
+    from core.model.loading import EMBEDDED
+
+    if demo or (model or "").lower() == EMBEDDED:  # the embedded model, by its converted folder
+        from core.model.embedded import smollm2_folder  # (what adapters record as their base)
 
         return str(smollm2_folder())
     if model:
@@ -78,6 +81,12 @@ def choose_adapter(
         return (str(info.path) if info is not None else None), True
     folder = adapter_folder(spec, model, demo, home)
     return folder, folder is not None
+
+
+def default_adapters(home: Path) -> Callable[[str], str | None]:
+    """The default-adapter rule of `choose_adapter` for `load_or_explain`, which asks it for the
+    model that actually loads (the embedded model may stand in for the hardware's default)."""
+    return lambda model_id: choose_adapter(None, model_id, False, home)[0]
 
 
 def adapter_folder(spec: str, model: str | None, demo: bool | str | None, home: Path) -> str | None:
@@ -200,6 +209,7 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
     from training.build import write
     from training.evaluate import compare, evaluate
     from training.plot import progress_bar, save_png, text_plot
+    from training.progress import JsonProgress
     from training.trainer import (
         add_lora,
         choose_backend,
@@ -230,7 +240,8 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
         before = evaluate(base, trainable.tokenizer, held, **measure)
     run_id = registry.new_run_id(home)
     work = registry.staging(home, run_id)
-    windows, bar = WindowStats(), progress_bar()
+    json_lines = getattr(args, "train_progress", None) == "json"  # for a program: the app's screen
+    windows, bar = WindowStats(), JsonProgress() if json_lines else progress_bar()
     try:
         model = add_lora(trainable, config)
         checkpoints = work / "checkpoints"
@@ -298,6 +309,9 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
         raise
     finally:
         bar.close()
+    if json_lines:
+        bar.result(run_id, won, why, before, after)
+        return 0
     print()
     print(plot)
     print()
