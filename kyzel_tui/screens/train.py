@@ -105,14 +105,20 @@ class TrainScreen(Screen[None]):
 
     @work(exclusive=True, group="train")
     async def run_training(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *self.command(),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group: stopping it reaches its children
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.command(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # its own process group: stopping it reaches its children
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        except OSError as error:
+            self.error = f"cannot start {sys.executable}: {error.strerror or error}"
+            self.finished = True
+            self._show_end(-1)
+            return
         await asyncio.gather(self._read_events(), self._read_phases())
         code = await self.process.wait()
         self.finished = True
