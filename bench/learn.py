@@ -189,9 +189,16 @@ def main() -> None:
     say("evaluating the base model")
     before = evaluate(model, tokenizer, held, **measure)
     quality_before = quality(model, tokenizer, prompts, args.max_new_tokens) if prompts else None
+    # Said at once: a run cut short (a loaded machine, a timeout) still leaves its baseline.
+    say(f"before: {json.dumps(before.as_dict())}; fixed prompts: {json.dumps(quality_before)}")
     model = add_lora(trainable, config)
     stats = WindowStats()
-    progress = [lambda t: t.done and say(f"{t.stage}: {t.step} steps, {t.seconds:.0f} s")]
+    progress = [
+        lambda t: say(
+            f"{t.stage}: step {t.step}/{t.total}, loss {t.loss:.4f}, {t.tokens} tokens, "
+            f"{t.seconds:.0f} s" + (" (done)" if t.done else "")
+        )
+    ]
     stages = [
         train_sft(model, trainable, built.rows["sft"]["train"], [], config, None, progress, stats)
     ]
