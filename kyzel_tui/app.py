@@ -94,19 +94,20 @@ class KyzelApp(App):
             elif self.config.model_loader is not None and not demo:
                 model = self.config.model_loader(progress)
             else:
-                adapter = self.config.adapter
-                if adapter is None and self.config.default_adapter:
-                    from kyzel_tui.cli.train import choose_adapter
+                from kyzel_tui.cli.train import choose_adapter, default_adapters
 
-                    adapter, _ = choose_adapter(
-                        None, self.config.model, demo or self.config.demo, self.config.data_dir
-                    )
+                adapter, demo = self.config.adapter, demo or self.config.demo
+                by_default = adapter is None and self.config.default_adapter
+                if by_default and demo == "random":
+                    adapter, _ = choose_adapter(None, None, demo, self.config.data_dir)
                 model = load_or_explain(
                     self.config.model,
-                    demo=demo or self.config.demo,
+                    demo=demo,
                     adapter=adapter,
                     precision=self.config.precision,
                     progress=progress,
+                    # Asked for the model that loads: the embedded one may stand in for the default.
+                    default_adapter=default_adapters(self.config.data_dir) if by_default else None,
                 )
                 from kyzel_tui.cli.train import for_generation
 
@@ -207,6 +208,11 @@ class KyzelApp(App):
         yield SystemCommand(
             "Toggle auto mode", "Run code without asking (or stop doing so)", self.toggle_auto
         )
+        yield SystemCommand(
+            "Train an adapter on your sessions",
+            "Fine-tune the model on your corrections, in the background, then compare",
+            self.open_training,
+        )
         if isinstance(screen, MainScreen):
             for binding in MAIN_BINDINGS:
                 if screen.check_action(binding.action.split("(")[0], ()):
@@ -215,6 +221,13 @@ class KyzelApp(App):
                         f"{binding.tooltip} ({keys_of(self, binding.id)})",
                         lambda action=binding.action: self.main.run_action(action),
                     )
+
+    def open_training(self) -> None:
+        from kyzel_tui.screens.train import TrainScreen, train_argv
+
+        self.push_screen(
+            TrainScreen(self.config.data_dir, train_argv(self.config, self.agent.model))
+        )
 
     def toggle_auto(self) -> None:
         self.agent.config.auto = not self.agent.config.auto

@@ -69,21 +69,71 @@ def test_dpo_raises_the_margin_on_its_pairs(real_model):
     assert margin() > before + 1.0
 
 
-def test_the_default_adapter_skips_a_run_that_diverged(real_model, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def two_runs(real_model, tmp_path_factory):
+    """A data folder with two honest `--train` runs on the real model: one that improved, then
+    one whose learning rate (50) made it diverge. (home, the good run, the bad run, outputs)"""
+    import contextlib
+    import io
+
     from core.store.database import Store
     from kyzel_tui.cli import main
     from training import registry
 
-    home = tmp_path / "home"
+    home = tmp_path_factory.mktemp("two-runs") / "home"
     with Store.open(home) as store:
         small_store(store, 4)
     base = ["--home", str(home), "--train", "--model", real_model, "--no-examples"]
     base += ["--eval-share", "0.5", "--max-steps", "2", "--set", "preference=false"]
     base += ["--set", "eval_prompts=1", "--set", "eval_max_new_tokens=8", "--set", "warmup=0"]
-    assert main([*base, "--lr", "3e-4"]) == 0
-    assert "this run improved" in capsys.readouterr().out
-    assert main([*base, "--lr", "50"]) == 0
-    assert "made things worse" in capsys.readouterr().out
+    outputs = []
+    for lr in ("3e-4", "50"):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main([*base, "--lr", lr]) == 0
+        outputs.append(out.getvalue())
     bad, good = registry.list_adapters(home)
+    return home, good, bad, outputs
+
+
+def test_the_default_adapter_skips_a_run_that_diverged(real_model, two_runs):
+    from kyzel_tui.cli.train import base_model
+    from training import registry
+
+    home, good, bad, (good_out, bad_out) = two_runs
+    assert "this run improved" in good_out and "made things worse" in bad_out
+    assert good.metrics["after"]["loss"] < good.metrics["before"]["loss"]
     assert bad.metrics["after"]["loss"] > bad.metrics["before"]["loss"]
-    assert registry.default_adapter(home, real_model).run_id == good.run_id
+    assert registry.default_adapter(home, base_model(real_model, False)).run_id == good.run_id
+
+
+async def test_the_embedded_model_standing_in_for_the_default_loads_its_winning_adapter(
+    real_model, two_runs, monkeypatch
+):
+    """Offline without the hardware's default, the app falls back to the embedded model and
+    loads, by default, the adapter that won on it (not the newer one that diverged)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    from core.model.loading import default_model_id, detect_hardware
+    from kyzel_tui.app import make_app
+    from kyzel_tui.config import AppConfig
+    from training import registry
+
+    from app_harness import SIZE, wait_for
+
+    if real_model != "smollm2":
+        pytest.skip("the runs were trained on $KYZEL_SMOLLM2, not on the embedded model")
+    default = default_model_id(detect_hardware())
+    if isinstance(try_to_load_from_cache(default, "config.json"), str):
+        pytest.skip(f"{default} is in the local cache here, so the app would not fall back")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub cannot be asked: the default is missing
+    home, good, bad, _ = two_runs
+    app = make_app(AppConfig(home=home, default_adapter=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(
+            pilot, lambda: app.agent.model is not None or app.main.model_failed, "the model", 300
+        )
+        loaded = app.agent.model
+        assert loaded is not None and loaded.notice and "Could not get" in loaded.notice
+        assert loaded.adapter == str(good.path)
+        assert registry.adapter_label(good) in app.main.status.model

@@ -186,24 +186,36 @@ def load_or_explain(
     adapter: str | None = None,
     precision: str | None = None,
     progress: Progress | None = None,
+    default_adapter: Callable[[str], str | None] | None = None,
 ) -> LoadedModel:
     """What the app calls: the embedded model for `demo` (True), the random one for
     `demo="random"`, else `load_model`. When the hardware's default (no `model_id`) is neither
     cached nor reachable, the embedded model is loaded instead, with a `notice` saying so; any
-    other ModelLoadError goes to the caller, which prints it."""
+    other ModelLoadError goes to the caller, which prints it.
+
+    `default_adapter`, used when no `adapter` is named (not for the random model), gives the
+    adapter for a model id: asked for the model that actually loads, so that the embedded model
+    standing in for the default gets its own adapter, not the default's."""
     if demo == "random":
         return load_demo(adapter=adapter, progress=progress)
     if demo:
         model_id = EMBEDDED
+
+    def pick(loading: str) -> str | None:
+        named = adapter is not None or default_adapter is None
+        return adapter if named else default_adapter(loading)
+
+    wanted = model_id or default_model_id(detect_hardware())
     try:
-        return load_model(model_id, adapter=adapter, precision=precision, progress=progress)
+        return load_model(model_id, adapter=pick(wanted), precision=precision, progress=progress)
     except ModelUnavailable:
         if model_id is not None or adapter is not None:
             raise
-        wanted = default_model_id(detect_hardware())
         if progress is not None:
             progress(f"{wanted} is not available offline; loading the embedded model instead")
-        loaded = load_model(EMBEDDED, precision=precision, progress=progress)
+        loaded = load_model(
+            EMBEDDED, adapter=pick(EMBEDDED), precision=precision, progress=progress
+        )
         loaded.notice = fallback_notice(wanted)
         return loaded
 

@@ -52,7 +52,7 @@ def _backend(args: argparse.Namespace):
     from core.model.loading import ModelLoadError, load_or_explain
     from core.model.remote import RemoteError
     from grammars.constraint import constraint_for
-    from kyzel_tui.cli.train import choose_adapter, data_home, for_generation
+    from kyzel_tui.cli.train import choose_adapter, data_home, default_adapters, for_generation
     from kyzel_tui.server_options import server_choice
 
     server = server_choice(args)
@@ -63,7 +63,12 @@ def _backend(args: argparse.Namespace):
         except RemoteError as error:
             print(f"kyzel-tui: {safe_text(str(error))}", file=sys.stderr)
             return None
-    adapter, ok = choose_adapter(args.adapter, args.model, args.demo, data_home(args))
+    by_default = args.adapter is None and args.demo != "random"  # the rule, for what loads
+    adapter, ok = (
+        (None, True)
+        if by_default
+        else choose_adapter(args.adapter, args.model, args.demo, data_home(args))
+    )
     if not ok:
         return None
     try:
@@ -73,6 +78,7 @@ def _backend(args: argparse.Namespace):
             adapter=adapter,
             precision=args.precision,
             progress=_progress,
+            default_adapter=default_adapters(data_home(args)) if by_default else None,
         )
         loaded = for_generation(loaded)
     except ModelLoadError as error:

@@ -16,6 +16,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,10 @@ def base_model(model: str | None, demo: bool | str | None, build: bool = False) 
     """The model id the app would use for these options (`demo`: "random" or the embedded)."""
     if demo == "random":
         return demo_base(build)
-    if demo:  # the embedded model, by its converted folder (what adapters record as base)
-        from core.model.embedded import smollm2_folder
+    from core.model.loading import EMBEDDED
+
+    if demo or (model or "").lower() == EMBEDDED:  # the embedded model, by its converted folder
+        from core.model.embedded import smollm2_folder  # (what adapters record as their base)
 
         return str(smollm2_folder())
     if model:
@@ -80,6 +83,12 @@ def choose_adapter(
         return (str(info.path) if info is not None else None), True
     folder = adapter_folder(spec, model, demo, home)
     return folder, folder is not None
+
+
+def default_adapters(home: Path) -> Callable[[str], str | None]:
+    """The default-adapter rule of `choose_adapter` for `load_or_explain`, which asks it for the
+    model that actually loads (the embedded model may stand in for the hardware's default)."""
+    return lambda model_id: choose_adapter(None, model_id, False, home)[0]
 
 
 def adapter_folder(spec: str, model: str | None, demo: bool | str | None, home: Path) -> str | None:
@@ -206,6 +215,7 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
     """Load, evaluate the base, fit, evaluate the adapter, save and register it, then report."""
     from training import distributed, registry
     from training.plot import progress_bar
+    from training.progress import JsonProgress
     from training.window import WindowStats
 
     trainable, backend = _load(config, model_id)
@@ -217,7 +227,8 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
     before = _evaluate(trainable, trainable.model, held, config)
     run_id = registry.new_run_id(home)
     work = registry.staging(home, run_id)
-    windows, bar = WindowStats(), progress_bar()
+    json_lines = getattr(args, "train_progress", None) == "json"  # for a program: the app's screen
+    windows, bar = WindowStats(), JsonProgress() if json_lines else progress_bar()
     try:
         model, stages = _fit(trainable, built, config, work / "checkpoints", bar, windows)
         _progress("evaluating the adapter on the held-out sessions")
@@ -245,6 +256,9 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
         raise
     finally:
         bar.close()
+    if json_lines:
+        bar.result(run_id, won, why, before, after)
+        return 0
     print_figures(plot, stages, model, before, after, windows.line(config.max_length))
     print_outcome(args, model_id, run_id, final, meta)
     return 0
@@ -395,4 +409,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         dest="train_accelerate_config",
         metavar="FILE",
         help="launch with this accelerate config file (from `accelerate config`)",
+    )
+    train.add_argument(
+        "--progress",
+        dest="train_progress",
+        choices=("bar", "json"),
+        default="bar",
+        help="with --train: a progress bar (default), or JSON lines on stdout for a program",
     )
