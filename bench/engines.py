@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.chat import task_messages  # noqa: E402
 from core.model.generate import Sampling  # noqa: E402
 from core.model.remote import RemoteServer  # noqa: E402
 from tests.engines import (  # noqa: E402
@@ -44,14 +45,10 @@ PROMPTS = [
     "How many days are in a leap year?",
     "Count the words in 'a b c'.",
 ]
-SYSTEM = (
-    "You are a Python assistant. Reply with <thought>your reasoning</thought>, a newline, then "
-    "<code>Python code</code> or <answer>your answer</answer>."
-)
 
 
 def one(remote: RemoteServer, prompt: str, sampling: Sampling, constrained: bool) -> dict:
-    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
+    messages = task_messages(prompt)  # the product's system prompt, as `ask` sends it
     generation = remote.start_generation(messages, sampling, constrained=constrained)
     for _ in generation:
         pass

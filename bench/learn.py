@@ -46,16 +46,13 @@ def say(text: str) -> None:
 
 def quality(model, tokenizer, prompts: list[dict], max_new_tokens: int) -> dict:
     """Shares over the fixed prompts, decoded greedily without the grammar."""
-    from core.chat import SYSTEM_PROMPT
+    from core.chat import task_messages
     from core.model.generate import Sampling, start_generation
 
     sampling = Sampling(temperature=0.0, max_new_tokens=max_new_tokens)
     formed, code_ok, code_n, answered, questions, tokens, seconds = 0, 0, 0, 0, 0, 0, 0.0
     for prompt in prompts:
-        messages = [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": prompt["text"]},
-        ]
+        messages = task_messages(prompt["text"])
         turn = start_generation(model, tokenizer, messages, sampling, constrained=False).result()
         tokens += turn.stats.output_tokens
         seconds += turn.stats.seconds
@@ -81,13 +78,10 @@ def quality(model, tokenizer, prompts: list[dict], max_new_tokens: int) -> dict:
 
 def decode_speed(model, tokenizer, tokens: int = 48, rounds: int = 2) -> float:
     """Greedy decode tokens/s on one fixed prompt (no grammar), the best of `rounds`."""
-    from core.chat import SYSTEM_PROMPT
+    from core.chat import task_messages
     from core.model.generate import Sampling, start_generation
 
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": "Write a function that reverses a string, and test it."},
-    ]
+    messages = task_messages("Write a function that reverses a string, and test it.")
     sampling = Sampling(temperature=0.0, max_new_tokens=tokens)
     best = 0.0
     for _ in range(rounds):
