@@ -1,15 +1,16 @@
-"""Serving-engine benchmark: llama.cpp and vLLM (CPU) on SmolLM2, through `core.model.remote`.
+"""Engine benchmark on SmolLM2: local transformers (4-bit and fp32, the product's generation path)
+against llama.cpp and vLLM (CPU) through `core.model.remote`.
 
-    python bench/engines.py [--engine llamacpp|vllm|all] [--replies 10] [--max-new-tokens 128]
+    python bench/engines.py [--engine local|llamacpp|vllm|all] [--replies 10] [--max-new-tokens 128]
 
-Starts each prepared engine (`python tests/engines.py llamacpp|vllm`; llama-server on the GGUF
-with --threads, vLLM on the converted folder) on a free port, then for each prompt generates
-one reply under the turn grammar and one without, interleaved so that the
-machine's load falls on both alike. Reports, per mode: first-token latency (median), tokens per
-second while streaming (median), the ratio constrained / unconstrained, and the share of replies
-cut by the budget (constrained replies are then closed by the client and marked `cut`; every
-constrained reply must parse). Prints figures for people, then one JSON object as the last line.
-"""
+Loads the embedded model here in each precision, and starts each prepared engine (`python
+tests/engines.py llamacpp|vllm`; llama-server on the GGUF with --threads, vLLM on the converted
+folder) on a free port, then for each prompt generates one reply under the turn grammar and one
+without, interleaved so that the machine's load falls on both alike. Reports, per mode: first-token
+latency (median), tokens per second while streaming (median), the ratio constrained /
+unconstrained, and the share of replies cut by the budget (constrained replies are then closed by
+the client and marked `cut`; every constrained reply must parse). Prints figures for people, then
+one JSON object as the last line."""
 
 from __future__ import annotations
 
@@ -47,9 +48,10 @@ PROMPTS = [
 ]
 
 
-def one(remote: RemoteServer, prompt: str, sampling: Sampling, constrained: bool) -> dict:
+def one(start, prompt: str, sampling: Sampling, constrained: bool) -> dict:
+    """One reply through `start` (a `start_generation(messages, sampling, constrained=…)`)."""
     messages = task_messages(prompt)  # the product's system prompt, as `ask` sends it
-    generation = remote.start_generation(messages, sampling, constrained=constrained)
+    generation = start(messages, sampling, constrained=constrained)
     for _ in generation:
         pass
     turn = generation.result(timeout=600)
@@ -92,12 +94,38 @@ def measure(engine: str, args: argparse.Namespace) -> dict:
             return {"skipped": server}
         with server as running:
             remote = RemoteServer.connect(running.url)
-            one(remote, PROMPTS[0], Sampling(max_new_tokens=8, seed=0), True)  # warm up
-            for index in range(args.replies):
-                sampling = Sampling(max_new_tokens=args.max_new_tokens, seed=index)
-                prompt = PROMPTS[index % len(PROMPTS)]
-                for constrained in (True, False) if index % 2 else (False, True):
-                    rows[constrained].append(one(remote, prompt, sampling, constrained))
+            replies(remote.start_generation, args, rows)
+    return report(engine, rows)
+
+
+def measure_local(precision: str, args: argparse.Namespace) -> dict:
+    """The product's own path: the embedded model loaded here, generating in a worker thread."""
+    from core.model.generate import start_generation
+    from core.model.loading import load_model
+
+    loaded = load_model("smollm2", precision=precision)
+
+    def start(messages, sampling, constrained):
+        return start_generation(
+            loaded.model, loaded.tokenizer, messages, sampling, constrained=constrained
+        )
+
+    rows: dict[bool, list[dict]] = {True: [], False: []}
+    replies(start, args, rows)
+    return report(f"local {precision}", rows)
+
+
+def replies(start, args: argparse.Namespace, rows: dict[bool, list[dict]]) -> None:
+    """`args.replies` prompts, each answered with and without the grammar, in alternating order."""
+    one(start, PROMPTS[0], Sampling(max_new_tokens=8, seed=0), True)  # warm up
+    for index in range(args.replies):
+        sampling = Sampling(max_new_tokens=args.max_new_tokens, seed=index)
+        prompt = PROMPTS[index % len(PROMPTS)]
+        for constrained in (True, False) if index % 2 else (False, True):
+            rows[constrained].append(one(start, prompt, sampling, constrained))
+
+
+def report(engine: str, rows: dict[bool, list[dict]]) -> dict:
     result = {"constrained": summary(rows[True]), "unconstrained": summary(rows[False])}
     c, u = result["constrained"], result["unconstrained"]
     result["tokens_per_s_ratio"] = round(c["tokens_per_s"] / u["tokens_per_s"], 3)
@@ -114,12 +142,12 @@ def measure(engine: str, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", choices=["llamacpp", "vllm", "all"], default="all")
+    parser.add_argument("--engine", choices=["local", "llamacpp", "vllm", "all"], default="all")
     parser.add_argument("--replies", type=int, default=10)
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="llama-server's threads")
     args = parser.parse_args()
-    engines = ["llamacpp", "vllm"] if args.engine == "all" else [args.engine]
+    engines = ["local", "llamacpp", "vllm"] if args.engine == "all" else [args.engine]
     result = {
         "model": "SmolLM2-135M-Instruct",
         "replies": args.replies,
@@ -127,7 +155,11 @@ def main() -> None:
         "threads": args.threads,
     }
     for engine in engines:
-        result[engine] = measure(engine, args)
+        if engine == "local":
+            for precision in ("4bit", "fp32"):
+                result[f"local_{precision}"] = measure_local(precision, args)
+        else:
+            result[engine] = measure(engine, args)
     print(json.dumps(result))
 
 
