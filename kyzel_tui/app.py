@@ -94,7 +94,7 @@ class KyzelApp(App):
             elif self.config.model_loader is not None and not demo:
                 model = self.config.model_loader(progress)
             else:
-                from kyzel_tui.cli.train import choose_adapter, default_adapters
+                from kyzel_tui.model_choice import choose_adapter, default_adapters
 
                 adapter, demo = self.config.adapter, demo or self.config.demo
                 by_default = adapter is None and self.config.default_adapter
@@ -109,7 +109,7 @@ class KyzelApp(App):
                     # Asked for the model that loads: the embedded one may stand in for the default.
                     default_adapter=default_adapters(self.config.data_dir) if by_default else None,
                 )
-                from kyzel_tui.cli.train import for_generation
+                from kyzel_tui.model_choice import for_generation
 
                 model = for_generation(model)  # the adapter merged: it costs no decode speed
         except (ModelLoadError, RemoteError) as error:

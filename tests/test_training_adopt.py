@@ -8,7 +8,7 @@ import json
 from test_training_cli import FAST, demo_folder, home, tiny_cache  # noqa: F401
 
 from kyzel_tui.cli import main
-from kyzel_tui.cli.train import choose_adapter, for_generation
+from kyzel_tui.model_choice import choose_adapter, for_generation
 from training import registry
 
 TRAIN = ["--train", "--no-examples", "--eval-share", "0.5", "--set", "preference=false"]

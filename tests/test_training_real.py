@@ -97,7 +97,7 @@ def two_runs(real_model, tmp_path_factory):
 
 
 def test_the_default_adapter_skips_a_run_that_diverged(real_model, two_runs):
-    from kyzel_tui.cli.train import base_model
+    from kyzel_tui.model_choice import base_model
     from training import registry
 
     home, good, bad, (good_out, bad_out) = two_runs

@@ -17,14 +17,8 @@ from core.model.adapters import same_model
 from core.store.database import Store, StoreError
 from core.text import one_line
 from kyzel_tui.cli.options import add_model_options
-from kyzel_tui.cli.train import (
-    _overrides,
-    _progress,
-    base_model,
-    data_home,
-    demo_base,
-    measure_options,
-)
+from kyzel_tui.cli.train import _overrides, _progress, data_home, measure_options
+from kyzel_tui.model_choice import base_model, demo_base
 from training.registry import RegistryError
 from training.settings import TrainError
 

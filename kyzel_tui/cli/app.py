@@ -119,7 +119,7 @@ def _run_app(args: argparse.Namespace, probe) -> int:
     # by the app while the model loads.
     adapter = None
     if args.app_adapter is not None:
-        from kyzel_tui.cli.train import app_adapter
+        from kyzel_tui.model_choice import app_adapter
 
         adapter, ok = app_adapter(args)
         if not ok:

@@ -52,7 +52,8 @@ def _backend(args: argparse.Namespace):
     from core.model.loading import ModelLoadError, load_or_explain
     from core.model.remote import RemoteError
     from grammars.constraint import constraint_for
-    from kyzel_tui.cli.train import choose_adapter, data_home, default_adapters, for_generation
+    from kyzel_tui.cli.train import data_home
+    from kyzel_tui.model_choice import choose_adapter, default_adapters, for_generation
     from kyzel_tui.server_options import server_choice
 
     server = server_choice(args)
