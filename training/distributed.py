@@ -20,6 +20,7 @@ are scored by every process. Without a launch, `current()` is a group of one tha
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
@@ -121,10 +122,20 @@ def _join() -> Group:
     if not dist.is_initialized():
         timeout = timedelta(hours=TIMEOUT_HOURS)
         dist.init_process_group("nccl" if cuda else "gloo", timeout=timeout)
+        # Left to the interpreter's exit, gloo's threads can outlive their group and abort the
+        # process ("terminate called without an active exception"): close the group first.
+        atexit.register(_leave)
     device = torch.device("cuda", 0) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)
     return Group(dist.get_rank(), dist.get_world_size(), device)
+
+
+def _leave() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _own_gpu() -> None:
