@@ -14,10 +14,10 @@ from app_harness import SIZE, app_config, as_loaded, kinds, ready, say
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_the_worker_leaves_one_core_to_the_rest_of_the_app(monkeypatch):
+def test_the_worker_uses_every_core_unless_the_user_chose_a_count(monkeypatch):
     monkeypatch.delenv(threads.ENV, raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert threads.generation_threads() == max(1, threads.cores() - 1)
+    assert threads.generation_threads() == threads.cores()
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert threads.generation_threads() is None  # the user's setting stands
     monkeypatch.setenv(threads.ENV, "5")

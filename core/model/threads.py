@@ -1,12 +1,12 @@
 """How many CPU threads torch may use while a turn is generated, and setting that in the worker.
 
 The app generates in a worker thread while its UI thread (Textual's event loop, drawing the
-streamed text) keeps running. torch's intra-op pool is an OpenMP team that, by default, spans
-every core; each token step ends at a barrier that waits for the slowest member. When the UI
-thread or any other process takes one of those cores, a member is descheduled and the whole
-step waits for it: on a 2-core machine that halved the decode speed. So the generating thread
-keeps one core free for the rest of the app, unless the user chose a count (`OMP_NUM_THREADS`,
-or `KYZEL_TORCH_THREADS`, which wins). Measured with bench/threads.py.
+streamed text) keeps running. torch keeps its intra-op team size per thread, so the worker sets
+its own before its first op: every core by default, which on a quiet 2-core machine decodes about
+15 % faster than leaving one core to the UI (bench/threads.py: 56.6 against 48.0 tokens/s, plain
+`generate` 60.6). On a machine other programs keep busy, a smaller team avoids waiting at each
+step's barrier for a descheduled member (one thread was many times faster there); the user
+chooses that with `KYZEL_TORCH_THREADS` (which wins) or `OMP_NUM_THREADS`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def generation_threads() -> int | None:
             return None  # a word where a number belongs: torch's own default
     if os.environ.get("OMP_NUM_THREADS", "").strip():
         return None
-    return max(1, cores() - 1)
+    return cores()
 
 
 def enter_generation_thread(torch: Any) -> int:
