@@ -117,7 +117,7 @@ def measure_local(precision: str, args: argparse.Namespace) -> dict:
 
 def replies(start, args: argparse.Namespace, rows: dict[bool, list[dict]]) -> None:
     """`args.replies` prompts, each answered with and without the grammar, in alternating order."""
-    one(start, PROMPTS[0], Sampling(max_new_tokens=8, seed=0), True)  # warm up
+    one(start, PROMPTS[0], Sampling(max_new_tokens=32, seed=0), True)  # warm up
     for index in range(args.replies):
         sampling = Sampling(max_new_tokens=args.max_new_tokens, seed=index)
         prompt = PROMPTS[index % len(PROMPTS)]
