@@ -140,7 +140,7 @@ async def test_escape_stops_the_server_within_a_second_and_keeps_the_partial_tur
         assert stopped.body.raw.startswith("<thought>")
         # `c` continues it on the server from where it stopped, under the rest of the grammar.
         app.agent.config.sampling.max_new_tokens = 48
-        await pilot.pause(0.6)
+        await wait_for(pilot, app.main.settled, "the stopped turn's keys", 10)
         await pilot.press("c")
         await wait_for(pilot, lambda: idle(app) and len(turns(app)) == 2, "the rest", 120)
     continued = turns(app)[1]
