@@ -150,8 +150,8 @@ class MainScreen(PromptGuard, Writing, TurnFlow, EditingActions, MovingActions, 
         session = self.agent.session
         try:
             self.status.title = session.store.session(session.id).title or "new session"
-        except StoreError:
-            self.status.title = "(deleted session)"
+        except StoreError:  # not stored yet (nothing written), or deleted by another process
+            self.status.title = "new session" if not session.tree.head else "(deleted session)"
         self.update_pending_bar()
         target = self.agent.pending() or self.agent.stopped()
         if target is not None:  # the keys act on it: it takes the focus, if the box lets it go
