@@ -67,6 +67,14 @@ class Terminal:
             time.sleep(0.1)
         return value
 
+    def quit(self) -> None:
+        """ctrl+q, and `y` if the app asks first (the model may be writing its next turn)."""
+        self.keys("C-q")
+        self.wait(lambda: not self.alive() or "Quit anyway?" in self.screen(), "quit", 15)
+        if self.alive():
+            self.keys("y")
+        self.wait(lambda: not self.alive(), "the app to quit", 15)
+
     def close(self) -> None:
         self.tmux("kill-server")
 
@@ -131,13 +139,7 @@ def test_a_session_in_tmux_from_message_to_result(tmp_path, tiny):
         terminal.keys("Enter")
         terminal.wait(lambda: [e for e in events(home) if e.kind == "result"], "the result")
         terminal.wait(lambda: "result  " in terminal.screen(), "the result on screen")
-        terminal.keys("C-q")  # the model may be writing its next turn: then it asks first
-        terminal.wait(
-            lambda: not terminal.alive() or "Quit anyway?" in terminal.screen(), "quit", 15
-        )
-        if terminal.alive():
-            terminal.keys("y")
-        terminal.wait(lambda: not terminal.alive(), "the app to quit", 15)
+        terminal.quit()
     finally:
         terminal.close()
 
