@@ -201,7 +201,7 @@ def main() -> None:
     train_seconds = sum(s.seconds for s in stages)
     train_tokens = sum(s.tokens for s in stages)
     say("evaluating the adapter")
-    after = evaluate(model, tokenizer, held, **measure)
+    after = evaluate(model, tokenizer, held, reference=before, **measure)
     unmerged_speed = decode_speed(model, tokenizer)
     model = merge_model(model)
     merged_speed = decode_speed(model, tokenizer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_training_cli import FAST, demo_folder, home, tiny_cache  # noqa: F401
 
 from kyzel_tui.cli import main
@@ -105,5 +106,16 @@ def test_eval_on_exactly_the_named_sessions_as_json(home, capsys):  # noqa: F811
         assert set(record[side]) >= {"loss", "preference_accuracy", "margin", "format_share"}
     # Each session has one accepted answer and one accepted code turn on its kept branch.
     assert record["after"]["pairs"] == len(chosen) and record["after"]["loss_tokens"] > 0
+    # The reward accuracy compares the adapter's margins with the base's, pair by pair.
+    before, after = record["before"], record["after"]
+    assert before["reward_accuracy"] is None and len(before["pair_scores"]) == len(chosen)
+    widened = [
+        (a[0] - a[2]) - (b[0] - b[2])
+        for a, b in zip(after["pair_scores"], before["pair_scores"], strict=True)
+    ]
+    assert after["reward_accuracy"] == sum(w > 0 for w in widened) / len(widened)
+    assert after["reward_margin"] == pytest.approx(sum(widened) / len(widened))
+    per_token = [a[0] / a[1] > a[2] / a[3] for a in after["pair_scores"]]
+    assert after["preference_accuracy"] == sum(per_token) / len(per_token)
     assert main([*command, "--sessions", "ZZZZ"]) == 1
     assert "no session match 'ZZZZ'" in capsys.readouterr().err

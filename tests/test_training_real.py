@@ -50,7 +50,7 @@ def test_sft_lowers_the_masked_loss_on_its_rows(real_model):
 def test_dpo_raises_the_margin_on_its_pairs(real_model):
     import torch
 
-    from training.evaluate import preference_margins
+    from training.evaluate import preference_scores, summed_margin
     from training.trainer import add_lora, load_for_training, train_preference
 
     config = TrainConfig(pref_lr=1e-3, pref_epochs=4, batch_size=4, grad_accum=1, warmup=0.0)
@@ -60,7 +60,9 @@ def test_dpo_raises_the_margin_on_its_pairs(real_model):
 
     def margin() -> float:
         with torch.inference_mode():
-            return sum(preference_margins(model, trainable.tokenizer, measured)) / len(measured)
+            return sum(
+                map(summed_margin, preference_scores(model, trainable.tokenizer, measured))
+            ) / len(measured)
 
     before = margin()
     rows = {"preference": {"train": pairs(4), "eval": []}, "kto": {"train": [], "eval": []}}

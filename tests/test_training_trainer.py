@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from training.datasets import render_with_mask
-from training.evaluate import masked_loss, preference_margins
+from training.evaluate import masked_loss, preference_scores, summed_margin
 from training.settings import TrainConfig, TrainError, load_config
 from training.trainer import (
     add_lora,
@@ -122,7 +122,9 @@ def test_dpo_moves_the_margin_towards_the_chosen_turn(tiny_folder, tmp_path, swa
     model = add_lora(trainable, config)
     measured = pairs()  # always the margin of the original chosen over the original rejected
     with torch.inference_mode():
-        before = sum(preference_margins(model, trainable.tokenizer, measured)) / len(measured)
+        before = sum(
+            map(summed_margin, preference_scores(model, trainable.tokenizer, measured))
+        ) / len(measured)
     rows = {
         "preference": {"train": pairs(swap=swap), "eval": []},
         "kto": {"train": [], "eval": []},
@@ -132,7 +134,9 @@ def test_dpo_moves_the_margin_towards_the_chosen_turn(tiny_folder, tmp_path, swa
     assert list(model.peft_config) == ["default"]  # the reference copy is gone
     model.eval()
     with torch.inference_mode():
-        after = sum(preference_margins(model, trainable.tokenizer, measured)) / len(measured)
+        after = sum(
+            map(summed_margin, preference_scores(model, trainable.tokenizer, measured))
+        ) / len(measured)
     if swap:
         assert after < before - 1.0, (before, after)
     else:

@@ -1,10 +1,18 @@
 """Evaluating a model on held-out sessions: the figures printed after training and kept with it.
 
-Three figures, each on rows that training never saw (the eval split, by session):
+Figures on rows that training never saw (the eval split, by session):
 - loss on the good assistant turns, masked exactly as in training (`render_with_mask`), averaged
   over those tokens; chats longer than the context are scored in the same windows as training;
-- preference accuracy: the share of pairs where the summed log-probability of the chosen turn's
-  tokens (end-of-turn token included) beats the rejected one's, and the mean margin;
+- preferences, on held-out pairs (a kept turn against the one the user retried, edited or
+  skipped, after the same conversation):
+  - preference accuracy: the share of pairs whose chosen turn has the higher mean log-probability
+    per token (end-of-turn token included). Per token, because the summed log-probability mostly
+    says which turn is shorter; it can be measured on any model, the base included;
+  - margin: the mean of log p(chosen) − log p(rejected), summed over each turn's tokens;
+  - reward accuracy (after training only, given the base's report as `reference`): DPO's implicit
+    reward of a turn is β·(log π(turn) − log π_base(turn)); the share of pairs where the chosen
+    turn's reward beats the rejected one's, i.e. where training widened the summed margin. This is
+    the accuracy DPO trainers report; on the base itself every reward is 0, so it has no "before";
 - format share: the share of held-out prompts for which the model, decoding greedily without the
   grammar's constraint, writes a turn that `grammars.turn.parse` accepts.
 `evaluate` runs them on a model as it is; to get "before" figures for an adapter, call it with
@@ -15,7 +23,7 @@ before against after. It never trains and never writes files.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from training.datasets import render_with_mask
@@ -29,9 +37,17 @@ class EvalReport:
     """Mean negative log-likelihood per trained token of the held-out SFT rows."""
     loss_tokens: int = 0
     preference_accuracy: float | None = None
+    """Share of pairs whose chosen turn has the higher mean log-probability per token."""
     margin: float | None = None
-    """Mean of log p(chosen) - log p(rejected), in nats."""
+    """Mean of log p(chosen) - log p(rejected), summed over each turn's tokens, in nats."""
+    reward_accuracy: float | None = None
+    """Share of pairs whose summed margin is wider than the reference model's (DPO's reward
+    accuracy); None without a reference."""
+    reward_margin: float | None = None
+    """Mean widening of the summed margin against the reference, in nats."""
     pairs: int = 0
+    pair_scores: list[list[float]] = field(default_factory=list)
+    """Per pair: [log p(chosen), its tokens, log p(rejected), its tokens], for `reward_accuracy`."""
     format_share: float | None = None
     prompts: int = 0
     seconds: float = 0.0
@@ -59,28 +75,58 @@ def masked_loss(
 
 
 def completion_logprob(
-    model: Any,
-    tokenizer: Any,
-    prompt: list[dict[str, str]],
-    completion: str,
-    max_length: int = 2048,
-) -> float:
-    """Summed log p of an assistant turn's tokens (its end-of-turn included) after `prompt`."""
+    model: Any, tokenizer: Any, prompt: list[dict[str, str]], completion: str
+) -> tuple[float, int]:
+    """(summed log p, number of tokens) of an assistant turn (its end-of-turn included) after
+    `prompt`."""
     messages = [*prompt, {"role": "assistant", "content": completion}]
     ids, mask = render_with_mask(tokenizer, messages, [False] * len(prompt) + [True])
-    return float(token_logprobs(model, ids, mask).sum())
+    scores = token_logprobs(model, ids, mask)
+    return float(scores.sum()), int(scores.numel())
 
 
-def preference_margins(
+def preference_scores(
     model: Any, tokenizer: Any, rows: list[dict[str, Any]], max_length: int = 2048
-) -> list[float]:
-    """log p(chosen) - log p(rejected) for each pair (prompts windowed to `max_length`)."""
+) -> list[list[float]]:
+    """[log p(chosen), tokens, log p(rejected), tokens] for each pair (prompts windowed to
+    `max_length`)."""
     rows = window_rows(tokenizer, rows, "preference", max_length, WindowStats())
     return [
-        completion_logprob(model, tokenizer, r["prompt"], r["chosen"], max_length)
-        - completion_logprob(model, tokenizer, r["prompt"], r["rejected"], max_length)
+        [
+            *completion_logprob(model, tokenizer, r["prompt"], r["chosen"]),
+            *completion_logprob(model, tokenizer, r["prompt"], r["rejected"]),
+        ]
         for r in rows
     ]
+
+
+def _per_token(score: list[float]) -> float:
+    chosen, chosen_n, rejected, rejected_n = score
+    return chosen / max(chosen_n, 1) - rejected / max(rejected_n, 1)
+
+
+def summed_margin(score: list[float]) -> float:
+    return score[0] - score[2]
+
+
+def fill_preferences(report: EvalReport, reference: EvalReport | dict | None = None) -> None:
+    """The preference figures of `report` from its pair scores; the reward figures when the
+    reference (the base model's report on the same pairs) is given."""
+    scores = report.pair_scores
+    report.pairs = len(scores)
+    if not scores:
+        return
+    report.preference_accuracy = sum(_per_token(s) > 0 for s in scores) / len(scores)
+    report.margin = sum(map(summed_margin, scores)) / len(scores)
+    base = (
+        reference.get("pair_scores")
+        if isinstance(reference, dict)
+        else (reference.pair_scores if reference is not None else None)
+    )
+    if base and len(base) == len(scores):
+        widened = [summed_margin(s) - summed_margin(b) for s, b in zip(scores, base, strict=True)]
+        report.reward_accuracy = sum(w > 0 for w in widened) / len(widened)
+        report.reward_margin = sum(widened) / len(widened)
 
 
 def eval_prompts(sft_rows: list[dict[str, Any]], limit: int) -> list[list[dict[str, str]]]:
@@ -126,8 +172,10 @@ def evaluate(
     max_length: int = 2048,
     prompts: int = 16,
     max_new_tokens: int = 256,
+    reference: EvalReport | dict | None = None,
 ) -> EvalReport:
-    """All three figures on held-out rows: `rows` maps "sft" and "preference" to row lists."""
+    """All the figures on held-out rows: `rows` maps "sft" and "preference" to row lists;
+    `reference` is the base model's report on the same rows, for the reward figures."""
     import torch
 
     started = time.perf_counter()
@@ -139,11 +187,10 @@ def evaluate(
             report.loss, report.loss_tokens = masked_loss(
                 model, tokenizer, rows.get("sft", []), max_length
             )
-            margins = preference_margins(model, tokenizer, rows.get("preference", []), max_length)
-        report.pairs = len(margins)
-        if margins:
-            report.preference_accuracy = sum(m > 0 for m in margins) / len(margins)
-            report.margin = sum(margins) / len(margins)
+            report.pair_scores = preference_scores(
+                model, tokenizer, rows.get("preference", []), max_length
+            )
+        fill_preferences(report, reference)
         chosen = eval_prompts(rows.get("sft", []), prompts)
         report.prompts = len(chosen)
         report.format_share = format_share(model, tokenizer, chosen, max_new_tokens)
@@ -164,8 +211,9 @@ def compare(before: EvalReport | dict | None, after: EvalReport | dict) -> str:
 
     lines = [
         ("loss on accepted turns (lower is better)", "loss", "loss_tokens", "tokens"),
-        ("preference accuracy", "preference_accuracy", "pairs", "pairs"),
+        ("prefers the chosen turn (per token)", "preference_accuracy", "pairs", "pairs"),
         ("chosen − rejected log-prob margin", "margin", "pairs", "pairs"),
+        ("reward accuracy against the base (DPO)", "reward_accuracy", "pairs", "pairs"),
         ("well-formed turns without the grammar", "format_share", "prompts", "prompts"),
     ]
     rows = []

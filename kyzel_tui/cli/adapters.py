@@ -70,13 +70,14 @@ def adapters(args: argparse.Namespace) -> int:
                 f"{gain:+.0%}" if gain is not None else None,
                 before.get("preference_accuracy"),
                 after.get("preference_accuracy"),
+                after.get("reward_accuracy"),
                 before.get("format_share"),
                 after.get("format_share"),
                 ("won" if won else "worse") + (f", {used}" if used else ""),
             ]
         )
     header = ["RUN", "CREATED", "BASE", "STAGES", "LOSS BEFORE", "AFTER", "GAIN"]
-    header += ["PREF ACC BEFORE", "AFTER", "FORMAT BEFORE", "AFTER", "VERDICT"]
+    header += ["PREF ACC BEFORE", "AFTER", "REWARD ACC", "FORMAT BEFORE", "AFTER", "VERDICT"]
     print(table(header, rows))
     print(
         "\nwithout --adapter the app loads the newest run that won for its model (marked "
@@ -152,7 +153,7 @@ def _evaluate_adapter(args: argparse.Namespace) -> int:
     with loaded.model.disable_adapter():
         before = evaluate(loaded.model, loaded.tokenizer, held, **measure)
     _progress("evaluating with the adapter")
-    after = evaluate(loaded.model, loaded.tokenizer, held, **measure)
+    after = evaluate(loaded.model, loaded.tokenizer, held, reference=before, **measure)
     record = {"at": time.time(), "before": before.as_dict(), "after": after.as_dict()}
     record["sessions"] = held["ids"]
     print(json.dumps(record) if args.json else compare(before, after))

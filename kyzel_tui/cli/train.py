@@ -143,7 +143,7 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
     try:
         model, stages = _fit(trainable, built, config, work / "checkpoints", bar, windows)
         _progress("evaluating the adapter on the held-out sessions")
-        after = _evaluate(trainable, model, held, config)
+        after = _evaluate(trainable, model, held, config, reference=before)
         plot = _save(work, model, model_id, stages, built)
         meta = {
             "base_model": model_id,
@@ -206,13 +206,15 @@ def measure_options(config) -> dict[str, Any]:
     }
 
 
-def _evaluate(trainable, model, held: dict[str, Any], config) -> Any:
+def _evaluate(trainable, model, held: dict[str, Any], config, reference: Any = None) -> Any:
     """The held-out figures of `model` (the base, or the base with its adapter)."""
     from training.evaluate import evaluate
     from training.trainer import for_inference
 
     with for_inference(trainable, model) as ready:
-        return evaluate(ready, trainable.tokenizer, held, **measure_options(config))
+        return evaluate(
+            ready, trainable.tokenizer, held, reference=reference, **measure_options(config)
+        )
 
 
 def _fit(trainable, built, config, checkpoints: Path, bar, windows) -> tuple[Any, list[Any]]:
