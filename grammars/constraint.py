@@ -186,6 +186,8 @@ class TurnMatcher:
         self._field: str | None = None
         self._field_start = 0
         self._field_tokens = 0
+        self._after = 0
+        """Where the text after the last closed field begins: tags before it are body text."""
         self._closed: set[str] = set()
         self._forcing: list[int] = []
 
@@ -213,7 +215,7 @@ class TurnMatcher:
         for field, opening, _ in _FIELDS:
             if field in self._closed:
                 continue
-            at = self._text.find(opening, tail)
+            at = self._text.find(opening, max(tail, self._after))
             if at >= 0:
                 self._field, self._field_start, self._field_tokens = field, at + len(opening), 0
                 self._close_if_done(tail)  # one token may hold a whole field
@@ -221,9 +223,11 @@ class TurnMatcher:
 
     def _close_if_done(self, tail: int) -> None:
         assert self._field is not None
-        if self._text.find(_CLOSING[self._field], max(tail, self._field_start)) >= 0:
+        close = _CLOSING[self._field]
+        at = self._text.find(close, max(tail, self._field_start))
+        if at >= 0:
             self._closed.add(self._field)
-            self._field = None
+            self._field, self._after = None, at + len(close)
 
     def _body_state(self) -> tuple[str, bool, bytes, bytes]:
         """What the grammar's mask inside an open body depends on: the field, whether the body

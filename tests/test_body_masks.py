@@ -57,3 +57,23 @@ def test_kept_body_masks_equal_llguidance_after_any_text(constraint, tiny, text)
     for cut in (3, len(ids) // 2, len(ids) - 4):
         compared += checked_walk(constraint, ids[: max(0, cut)], rng)
     assert compared > 0
+
+
+# An opening tag at the very end of a thought is text, not the start of the next field, however
+# the model splits the closing tag and the separator into tokens (a real model sampled this).
+SPLIT = [
+    ["<thought>I use <code>", "</", "thought", ">", "\n", "<code>print(1)</code>"],
+    ["<thought>I use <answer>", "</", "thought", ">", "\n", "<answer>yes <code></answer>"],
+]
+
+
+@pytest.mark.parametrize("pieces", SPLIT)
+def test_an_opening_tag_inside_a_thought_opens_nothing(constraint, tiny, pieces):
+    ids = [i for piece in pieces for i in tiny[1].encode(piece, add_special_tokens=False)]
+    assert tiny[1].decode(ids) == "".join(pieces)
+    rng = random.Random(0)
+    assert sum(checked_walk(constraint, ids, rng) for _ in range(2)) > 0
+    matcher = constraint.matcher(Budget(200, 200))
+    separator = len(ids) - len(tiny[1].encode(pieces[-1], add_special_tokens=False))
+    assert matcher.consume_text(ids[:separator])
+    assert matcher._field is None  # between the fields: the grammar, not a body, decides
