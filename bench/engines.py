@@ -50,7 +50,7 @@ PROMPTS = [
 
 def one(start, prompt: str, sampling: Sampling, constrained: bool) -> dict:
     """One reply through `start` (a `start_generation(messages, sampling, constrained=…)`)."""
-    messages = task_messages(prompt)  # the product's system prompt, as `ask` sends it
+    messages = task_messages(prompt)  # the product's prompt, as `ask` sends it
     generation = start(messages, sampling, constrained=constrained)
     for _ in generation:
         pass

@@ -1,4 +1,4 @@
-"""Turn quality benchmark: what a real model does with the product's system prompt and grammar.
+"""Turn quality benchmark: what a real model does with the product's prompt and grammar.
 
     python bench/quality.py [--model NAME_OR_PATH] [--adapter PATH] [--precision P] [--limit N]
 
@@ -13,8 +13,9 @@ on) and one reply without the grammar. Reported:
 - questions answered: share of pure questions whose constrained turn is an `<answer>` (and, next
   to it, the share of tasks answered with `<code>`, so that a prompt cannot win by answering all);
 - copies of the prompt: share of turns holding a run of 6 words (letters, digits, `_`; case
-  ignored; not across the turn's tags) that is in the system prompt (everything the model is
-  shown before the user's message) and not in the user's message;
+  ignored; not across the turn's tags) that is in the prompt (the system message and the example
+  exchanges: everything the model is shown before the user's message) and not in the user's
+  message;
 - the choice: at `</thought>\\n<`, with the turn's own thought, the probability that the model picks
   `answer` over `code` (the two tokens the grammar allows there, temperature 1), median.
 
@@ -185,7 +186,7 @@ def show_summary(name: str, s: dict) -> None:
         f"); tasks given <code>: {p(s['tasks_with_code'])}"
     )
     say(
-        f"  turns copying the system prompt:   {p(s['copies'])} (target <= 1 in 30: "
+        f"  turns copying the prompt:          {p(s['copies'])} (target <= 1 in 30: "
         f"{verdict(s['copies'] <= TARGET_COPY_SHARE)}); without the grammar "
         f"{p(s['copies_without_grammar'])}"
     )

@@ -17,56 +17,78 @@ from core.text import safe_text
 from grammars.turn import TurnFields, render_parts
 from grammars.turn import render as render_turn
 
-RENDER_VERSION = 3
+RENDER_VERSION = 4
 """Bump when the text below changes: datasets record it, so that stale data can be told apart."""
 
-INTRODUCTION = "You are a coding assistant with a Python kernel (IPython) on the user's machine."
+SYSTEM_PROMPT = (
+    "You are a coding assistant with a Python kernel (IPython) on the user's machine. "
+    "Reply with one turn: <thought> in one short sentence, then <code> or <answer>. "
+    "A task (list, show, read, count, compute, plot, save, find, check) gets <code>: plain "
+    "Python, no markdown fences; the user runs it and shows you the <result>. "
+    "A question (what, why, when, is) gets <answer>: a few sentences, no code."
+)
+"""The system message of every chat, at inference and in training: who, and the rules."""
 
 EXAMPLES: tuple[tuple[str, TurnFields], ...] = (
-    (
-        "How many rows does sales.csv have?",
-        TurnFields(
-            "I run pandas on the file.",
-            code='import pandas as pd\nprint(len(pd.read_csv("sales.csv")))',
-        ),
-    ),
     (
         "What does len() give for a dict?",
         TurnFields("I know this one.", answer="The number of its keys."),
     ),
     (
-        "Show the current working directory.",
-        TurnFields("I ask os.", code="import os\nprint(os.getcwd())"),
+        "How many rows does sales.csv have?",
+        TurnFields("I count them.", code='len(open("sales.csv").readlines())'),
     ),
     (
-        "Why are Python strings immutable?",
+        "What is the difference between a module and a package?",
         TurnFields(
-            "I know why.",
-            answer="So that they can be hashed, shared and used as dict keys safely.",
+            "I know the difference.",
+            answer="A module is one .py file; a package is a folder of modules.",
         ),
     ),
+    ("Show the current working directory.", TurnFields("I ask os.", code="import os\nos.getcwd()")),
+    (
+        "Why are Python strings immutable?",
+        TurnFields("I know why.", answer="So they can be hashed safely."),
+    ),
+    ("Print 2 to the power 100.", TurnFields("Python computes it.", code="print(2 ** 100)")),
+    (
+        "Is a tuple hashable?",
+        TurnFields("I know this.", answer="Yes, when all its items are hashable."),
+    ),
+    (
+        "When should I use a set?",
+        TurnFields("I know when.", answer="When order does not matter and lookups must be fast."),
+    ),
 )
-"""Four short real turns, tasks and questions alternating: what a turn looks like, with thoughts
-too short to parrot (a copy is a run of 6 words). Measured with bench/quality.py."""
-
-RULES = """\
-Reply with one turn: <thought> in one short sentence, then <code> or <answer>.
-Task (do, list, show, read, count, compute, plot, save, find, check) gets <code>: plain Python, \
-no markdown fences; the user runs it and shows you the <result>.
-Question (what, why, when, is) gets <answer>: a few sentences, no code."""
-"""Last, where a small model heeds them most; measured with bench/quality.py."""
+"""Short real exchanges, shown as earlier chat messages, questions first and last: measured with
+bench/quality.py on SmolLM2-135M, examples inside the system message were copied into 2 to 4 of
+30 turns (long thoughts that ran on into the rules), examples as chat messages into none of 60;
+tasks given code rose from 14 to 18 of 18. Thoughts stay under 6 words: nothing to parrot."""
 
 
-def _system_prompt() -> str:
-    shown = [f"Example:\nuser: {message}\n{render_turn(turn)}" for message, turn in EXAMPLES]
-    return "\n\n".join([INTRODUCTION, *shown, RULES])
+def _prefix() -> tuple[dict[str, str], ...]:
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+    for message, turn in EXAMPLES:
+        messages.append({"role": "user", "content": message})
+        messages.append({"role": "assistant", "content": render_turn(turn)})
+    return tuple(messages)
 
 
-SYSTEM_PROMPT = _system_prompt()
-"""The system message of every chat, at inference and in training: who, four examples, the rules.
+PREFIX = _prefix()
+"""What every chat starts with: the system message, then the example exchanges. Never trained
+on; a session's own messages follow it."""
 
-The examples sit inside the system message rather than as earlier chat messages so that every
-chat, and every training row, keeps one assistant message per stored turn."""
+
+def prefix_length(messages: list[dict[str, str]]) -> int:
+    """How many leading messages are the fixed prefix (or, for chats built elsewhere, the
+    leading system messages): the session's own messages start there."""
+    if tuple(messages[: len(PREFIX)]) == PREFIX:
+        return len(PREFIX)
+    index = 0
+    while index < len(messages) and messages[index]["role"] == "system":
+        index += 1
+    return index
+
 
 RESULT_BUDGET = 4000
 """Characters of output the model sees per result; the middle is cut beyond that."""
@@ -113,13 +135,13 @@ def kernel_text(event: KernelEvent) -> str:
 
 
 def path_messages(
-    path: list[Event], rejections: dict[str, str] | None = None, system_prompt: str = SYSTEM_PROMPT
+    path: list[Event], rejections: dict[str, str] | None = None
 ) -> list[dict[str, str]]:
-    """Chat messages for a path of nodes (root to head).
+    """Chat messages for a path of nodes (root to head), after the fixed `PREFIX`.
 
     `rejections` maps a turn id to the reason the user gave for skipping it; the model is told.
     """
-    messages = [{"role": "system", "content": system_prompt}]
+    messages = [dict(m) for m in PREFIX]
     for event in path:
         body = event.body
         if isinstance(body, UserMessage):
@@ -174,7 +196,7 @@ def prompt_messages(tree: Any, upto: str | None) -> list[dict[str, str]]:
 
 def task_messages(text: str) -> list[dict[str, str]]:
     """The chat of one request with no session behind it (`ask`, benchmarks)."""
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}]
+    return [*(dict(m) for m in PREFIX), {"role": "user", "content": text}]
 
 
 class MaskError(ValueError):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from core.chat import (
     EXAMPLES,
+    PREFIX,
     SYSTEM_PROMPT,
     condensed_traceback,
     path_messages,
+    prefix_length,
     result_text,
+    task_messages,
 )
 from core.events import Event, KernelEvent, Result, Turn, UserMessage
 from grammars.constraint import TurnConstraint
@@ -40,14 +41,13 @@ def test_a_path_becomes_alternating_chat_messages():
         node(4, UserMessage("and use seaborn"), "E3"),
         node(5, Turn("done", answer="Here it is."), "E4"),
     ]
-    messages = path_messages(path, rejections={})
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant"]
-    assert messages[0]["content"] == SYSTEM_PROMPT
-    assert messages[2]["content"] == "<thought>look first</thought>\n<code>df.head()</code>"
-    user = messages[3]["content"]
+    messages = path_messages(path, rejections={})[len(PREFIX) :]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert messages[1]["content"] == "<thought>look first</thought>\n<code>df.head()</code>"
+    user = messages[2]["content"]
     assert user.startswith("<result>\n   a  b\n0  1  2\n</result>")
     assert "The kernel died: every variable" in user and user.endswith("and use seaborn")
-    assert messages[4]["content"] == "<thought>done</thought>\n<answer>Here it is.</answer>"
+    assert messages[3]["content"] == "<thought>done</thought>\n<answer>Here it is.</answer>"
 
 
 def test_a_rejected_turn_tells_the_model_why():
@@ -83,11 +83,11 @@ def test_long_tracebacks_are_condensed():
     assert lines == ["[... 7 earlier frames ...]", "frame 7", "frame 8", "KeyError: 'x'"]
 
 
-def test_the_system_prompt_has_no_placeholder_text():
+def test_the_prompt_has_no_placeholder_text():
     for phrase in PLACEHOLDERS:
-        assert phrase not in SYSTEM_PROMPT
-    # Every turn shown in the prompt is a whole, real example turn, not a template to fill in.
-    shown = re.findall(r"<thought>.*?</(?:code|answer)>", SYSTEM_PROMPT, re.S)
+        assert all(phrase not in m["content"] for m in PREFIX)
+    # Every turn shown is a whole, real example turn, not a template to fill in.
+    shown = [m["content"] for m in PREFIX if m["role"] == "assistant"]
     assert shown == [render(turn) for _, turn in EXAMPLES]
 
 
@@ -98,11 +98,12 @@ def test_the_examples_are_code_turns_and_answer_turns():
     for code in codes:
         assert compile(code.code, "<example>", "exec") and "```" not in code.code
     assert all(answer.answer.strip() for answer in answers)
-    for message, turn in EXAMPLES:
+    for _, turn in EXAMPLES:
         # A thought of one short sentence, as the rules ask: nothing long enough to parrot.
         assert len(turn.thought.split()) <= 6
-        assert f"user: {message}\n{render(turn)}" in SYSTEM_PROMPT
         assert parse(render(turn)) == turn
+    shown = [(PREFIX[i]["content"], PREFIX[i + 1]["content"]) for i in range(1, len(PREFIX), 2)]
+    assert shown == [(message, render(turn)) for message, turn in EXAMPLES]
 
 
 def test_the_system_prompt_says_when_to_answer_and_how_to_write_code():
@@ -122,16 +123,23 @@ def test_the_example_turns_are_admitted_by_the_turn_grammar(constraint):
         assert admission.admitted, admission.reason
 
 
-def test_a_chat_starts_with_the_system_prompt_and_nothing_else():
-    # The examples live inside the system message: the first assistant message of a chat (and of
-    # a training row) is the session's own first turn.
+def test_a_chat_starts_with_the_fixed_prefix_then_the_session():
+    # The system message, then the example exchanges as earlier chat messages; the session's
+    # own messages follow, and `prefix_length` says where they start.
     path = [node(0, UserMessage("hi")), node(1, Turn("greet", answer="Hello."), "E0")]
     messages = path_messages(path)
-    assert messages[:2] == [
-        {"role": "system", "content": SYSTEM_PROMPT},
+    assert messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
+    assert tuple(messages[: len(PREFIX)]) == PREFIX and prefix_length(messages) == len(PREFIX)
+    assert [m["role"] for m in PREFIX[1:]] == ["user", "assistant"] * len(EXAMPLES)
+    assert messages[len(PREFIX) :] == [
         {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "<thought>greet</thought>\n<answer>Hello.</answer>"},
     ]
-    assert [m["role"] for m in messages] == ["system", "user", "assistant"]
+    assert task_messages("hi") == messages[: len(PREFIX) + 1]
+    # A chat built elsewhere (an imported dataset row): its leading system messages.
+    assert (
+        prefix_length([{"role": "system", "content": "x"}, {"role": "user", "content": "y"}]) == 1
+    )
 
 
 def test_background_output_reaches_the_model_as_what_it_is():

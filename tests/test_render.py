@@ -72,10 +72,12 @@ def test_an_inference_prompt_is_the_templates_own_tokens_and_learns_nothing(toke
     library = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     library = library["input_ids"] if hasattr(library, "keys") else library
     assert ids == list(library)
-    closed, _ = render(tokenizer, [*messages, {"role": "assistant", "content": "x"}], [0, 0, 1])
+    closed, _ = render(
+        tokenizer, [*messages, {"role": "assistant", "content": "x"}], [0] * len(messages) + [1]
+    )
     assert closed[: len(ids)] == ids  # the generation prompt is where a turn begins
 
 
-def test_a_prompt_for_the_first_turn_of_a_session_is_the_system_prompt_alone(store, tiny):
+def test_a_prompt_for_the_first_turn_of_a_session_is_the_fixed_prefix_alone(store, tiny):
     session = Session.create(store)
-    assert prompt_messages(session.tree, None) == task_messages("x")[:1]
+    assert prompt_messages(session.tree, None) == task_messages("x")[:-1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.chat import turn_text
+from core.chat import PREFIX, turn_text
 from core.events import Exclusion, Result, Turn, UserMessage
 from core.session import Session
 from training.datasets import (
@@ -33,8 +33,9 @@ def test_the_loss_mask_covers_exactly_the_good_assistant_turns(store, tiny):
     answer = session.append(Turn("done", answer="There are 12 files."))
     rows = session_rows(store.session(session.id), session.tree)
     (row,) = rows.sft
-    assert [m["role"] for m in row["messages"]] == [
-        "system",
+    head = len(PREFIX)  # the system message and the examples: never trained on
+    assert row["messages"][:head] == list(PREFIX) and not any(row["trainable"][:head])
+    assert [m["role"] for m in row["messages"][head:]] == [
         "user",
         "assistant",
         "user",
@@ -42,7 +43,7 @@ def test_the_loss_mask_covers_exactly_the_good_assistant_turns(store, tiny):
         "user",
         "assistant",
     ]
-    assert row["trainable"] == [False, False, True, False, False, False, True]
+    assert row["trainable"][head:] == [False, True, False, False, False, True]
     ids, mask = render_with_mask(tokenizer, row["messages"], row["trainable"])
     assert len(ids) == len(mask)
     trained = tokenizer.decode([t for t, m in zip(ids, mask, strict=True) if m])

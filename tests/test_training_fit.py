@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from test_training_trainer import pairs, short_rows, tiny_folder  # noqa: F401
 
+from core.chat import PREFIX
 from training.datasets import SessionRows, render_with_mask
 from training.settings import TrainConfig
 from training.split import groups, split_groups
@@ -59,8 +60,8 @@ def test_pairs_are_held_out_whenever_two_groups_have_them():
 
 def long_chat(turns: int, words: int) -> dict:
     body = " ".join(f"w{i}" for i in range(words))
-    messages = [{"role": "system", "content": "sys"}, {"role": "user", "content": "THE TASK"}]
-    trainable = [False, False]
+    messages = [*PREFIX, {"role": "user", "content": "THE TASK"}]  # the head of every window
+    trainable = [False] * len(messages)
     for n in range(turns):
         messages.append({"role": "assistant", "content": f"<thought>t{n} {body}</thought>"})
         trainable.append(n % 3 != 1)  # some turns are context only
@@ -77,7 +78,9 @@ def test_long_chats_become_windows_that_keep_the_task_and_learn_every_turn_once(
     _, tokenizer = load_tokenizer(tiny_folder)
     row = long_chat(turns=12, words=40)
     full, _ = render_with_mask(tokenizer, row["messages"], row["trainable"])
-    limit = len(full) // 3
+    head = len(PREFIX) + 1
+    head_ids, _ = render_with_mask(tokenizer, row["messages"][:head], row["trainable"][:head])
+    limit = len(head_ids) + (len(full) - len(head_ids)) // 3
     stats = WindowStats()
     windows = window_rows(tokenizer, [row], "sft", limit, stats)
     assert stats.windowed == 1 and stats.windows == len(windows) >= 3 and not stats.dropped_turns
@@ -85,8 +88,8 @@ def test_long_chats_become_windows_that_keep_the_task_and_learn_every_turn_once(
     for window in windows:
         ids, mask = render_with_mask(tokenizer, window["messages"], window["trainable"])
         assert len(ids) <= limit and any(mask)
-        assert window["messages"][:2] == row["messages"][:2]  # the system prompt and the task
-        assert window["messages"][2]["role"] == "assistant"  # roles still alternate
+        assert window["messages"][:head] == row["messages"][:head]  # the prefix and the task
+        assert window["messages"][head]["role"] == "assistant"  # roles still alternate
         learnt += [
             m["content"] for m, t in zip(window["messages"], window["trainable"], strict=True) if t
         ]
@@ -98,7 +101,7 @@ def test_long_chats_become_windows_that_keep_the_task_and_learn_every_turn_once(
     assert window_rows(tokenizer, [row], "sft", len(full), WindowStats()) == [row]
     huge = long_chat(turns=1, words=400)
     stats = WindowStats()
-    kept = window_rows(tokenizer, [huge], "sft", 200, stats)
+    kept = window_rows(tokenizer, [huge], "sft", len(head_ids) + 100, stats)
     assert stats.dropped_turns == 1 and [m["content"] for m in kept[0]["messages"]][-1] == (
         "<thought>end</thought>"
     )
@@ -154,10 +157,12 @@ def test_long_prompts_are_windowed_around_their_completions(tiny_folder, kind): 
 
     _, tokenizer = load_tokenizer(tiny_folder)
     prompt = long_chat(turns=8, words=40)["messages"][:-1]
+    head = len(PREFIX) + 1
+    head_ids, _ = render_with_mask(tokenizer, prompt[:head], [False] * head)
     row = {"prompt": prompt, "chosen": "<thought>a</thought>", "rejected": "<thought>b</thought>"}
     if kind == "kto":
         row = {"prompt": prompt, "completion": "<thought>a</thought>", "label": True}
     stats = WindowStats()
-    (kept,) = window_rows(tokenizer, [row], kind, 300, stats)
-    assert stats.windowed == 1 and kept["prompt"][:2] == prompt[:2]
+    (kept,) = window_rows(tokenizer, [row], kind, len(head_ids) + 300, stats)
+    assert stats.windowed == 1 and kept["prompt"][:head] == prompt[:head]
     assert kept["prompt"][-1] == prompt[-1] and len(kept["prompt"]) < len(prompt)

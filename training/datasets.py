@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.admission import UNADMITTED, is_admitted, refusal
-from core.chat import RENDER_VERSION, prompt_messages, turn_text
+from core.chat import RENDER_VERSION, prefix_length, prompt_messages, turn_text
 
 # Training's names for the renderer's parts (core.chat), imported from here by training's modules.
 from core.chat import MaskError as MaskError
@@ -95,10 +95,14 @@ def session_rows(info: SessionInfo, tree: SessionTree) -> SessionRows:
     quality = {t.id: turn_quality(tree, t.id, away) for t in tree.turns()}
     for leaf in tree.leaves():
         messages = prompt_messages(tree, leaf)
-        # The renderer emits one assistant message per turn, in path order.
+        # After the fixed prefix (never trained on), the renderer emits one assistant message
+        # per turn, in path order.
         turns = [e for e in tree.path(leaf) if e.kind == "turn"]
         flags = iter(quality[t.id] == "good" for t in turns)
-        trainable = [next(flags) if m["role"] == "assistant" else False for m in messages]
+        head = prefix_length(messages)
+        trainable = [False] * head + [
+            next(flags) if m["role"] == "assistant" else False for m in messages[head:]
+        ]
         if any(trainable):
             rows.sft.append(
                 {

@@ -19,6 +19,8 @@ import hashlib
 import re
 from typing import Any
 
+from core.chat import prefix_length
+
 SAME_TASK = 0.6
 SAME_TEXT = 0.8
 
@@ -40,11 +42,11 @@ def _jaccard(a: set, b: set) -> float:
 
 
 def texts(rows: Any) -> list[str]:
-    """The messages of a session's first row (SFT, else a preference or KTO prompt), the
-    system prompt left out: the task (first user message) first."""
+    """The messages of a session's first row (SFT, else a preference or KTO prompt), the fixed
+    prefix (system message, example exchanges) left out: the task (first user message) first."""
     for row in [*rows.sft, *rows.preference, *rows.kto]:
         messages = row.get("messages") or row.get("prompt") or []
-        found = [m["content"] for m in messages if m["role"] != "system"]
+        found = [m["content"] for m in messages[prefix_length(messages) :]]
         if found:
             return found
     return []

@@ -2,7 +2,8 @@
 
 The rule, for an SFT row (a chat with its trainable assistant messages) whose rendering is
 longer than `max_length` tokens:
-- the head is kept in every window: the system messages and the first user message (the task);
+- the head is kept in every window: the fixed prefix (the system message and the example
+  exchanges, `core.chat.PREFIX`) and the first user message (the task);
 - each window is the head, then a run of consecutive messages starting at an assistant message
   (so roles still alternate), ending at a trainable assistant message;
 - windows are made from the first turn not yet learnt: the window grows forward over as many
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.chat import prefix_length
 from training.datasets import render_with_mask
 
 
@@ -46,10 +48,8 @@ class WindowStats:
 
 
 def _head_end(messages: list[dict[str, str]]) -> int:
-    """Index after the system messages and the first user message."""
-    index = 0
-    while index < len(messages) and messages[index]["role"] == "system":
-        index += 1
+    """Index after the fixed prefix and the first user message."""
+    index = prefix_length(messages)
     if index < len(messages) and messages[index]["role"] == "user":
         index += 1
     return index
