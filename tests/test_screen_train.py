@@ -102,3 +102,26 @@ async def test_escape_asks_then_stops_the_run_and_nothing_is_registered(home):
         list(registry.adapters_dir(home).glob("*")) if registry.adapters_dir(home).exists() else []
     )
     assert leftovers == [], leftovers  # not even a staging folder
+
+
+async def test_a_run_killed_before_it_cleans_up_leaves_no_staging_folder(home, monkeypatch):
+    # A run that does not answer the interrupt (here it never gets it: signal 0 only checks that
+    # the process exists) is killed after the grace period, so it cannot remove its own staging
+    # folder: the screen removes it, and only it (another run's stays).
+    import signal
+    import types
+
+    from kyzel_tui.screens import train
+
+    monkeypatch.setattr(train, "STOP_GRACE", 0.5)
+    monkeypatch.setattr(train, "signal", types.SimpleNamespace(SIGINT=0, SIGKILL=signal.SIGKILL))
+    (home / "config.toml").write_text(SHORT + "epochs = 500\n")
+    other = registry.staging(home, "19990101-000000")
+    app = make_app(AppConfig(home=home, demo="random"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_training(pilot)
+        await wait_for(pilot, lambda: screen.stage == "sft", "the first training step", 300)
+        await screen.stop()
+        assert screen.process.returncode is not None and screen.stopped
+    assert registry.list_adapters(home) == []
+    assert list(registry.adapters_dir(home).glob("*")) == [other]

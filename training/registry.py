@@ -106,6 +106,14 @@ def commit(home: Path | str, run_id: str, meta: dict[str, Any]) -> Path:
     return final
 
 
+def staging_runs(home: Path | str) -> set[str]:
+    """The run ids that have a staging folder: runs in progress, or killed before cleaning up."""
+    root = adapters_dir(home)
+    if not root.is_dir():
+        return set()
+    return {p.name.removeprefix(".tmp-") for p in root.glob(".tmp-*") if p.is_dir()}
+
+
 def discard(home: Path | str, run_id: str) -> None:
     """Remove a run's staging folder (a failed or interrupted run)."""
     shutil.rmtree(adapters_dir(home) / f".tmp-{run_id}", ignore_errors=True)

@@ -31,6 +31,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from core.text import safe_text
+from training import registry
 from training.plot import text_plot
 from training.progress import read_event
 
@@ -84,6 +85,8 @@ class TrainScreen(Screen[None]):
         self.stopped = False
         self.finished = False
         self.started = time.monotonic()
+        self._staged_before: set[str] = set()
+        """Runs with a staging folder before this one started: never this screen's to remove."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Training an adapter on your sessions"), id="heading")
@@ -107,6 +110,7 @@ class TrainScreen(Screen[None]):
 
     @work(exclusive=True, group="train")
     async def run_training(self) -> None:
+        self._staged_before = registry.staging_runs(self.home)
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *self.command(),
@@ -200,7 +204,8 @@ class TrainScreen(Screen[None]):
         self.dismiss(None)
 
     async def stop(self) -> None:
-        """Interrupt the run (it removes its staging folder), then kill it if it lingers."""
+        """Interrupt the run (it removes its staging folder), then kill it if it lingers; a
+        staging folder a killed run left behind is removed here."""
         process = self.process
         if process is None or process.returncode is not None:
             return
@@ -213,6 +218,8 @@ class TrainScreen(Screen[None]):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
+        for run_id in registry.staging_runs(self.home) - self._staged_before:
+            registry.discard(self.home, run_id)
 
     def on_unmount(self) -> None:
         # The app quit with the screen open: the run must not outlive it.
