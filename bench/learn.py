@@ -9,8 +9,9 @@ without its optional `kernels` CPU kernels): a 128-token SmolLM2 training step t
 costs no speed and holds the base in a quarter of the memory; `kyzel-tui --train` still trains
 the float32 base on the CPU. The shipped sessions of data/sessions are
 split by groups of near-duplicate sessions (`training.split`), SFT then DPO (or KTO) train a LoRA,
-and the held-out sessions are measured before and after: masked loss on kept turns, preference
-accuracy and margin on held-out pairs. On the fixed prompts of bench/quality_prompts.json (when
+and the held-out sessions are measured before and after: masked loss on kept turns; on held-out
+pairs, preference accuracy per token, the summed margin and (after) DPO's reward accuracy against
+the base (`training.evaluate`). On the fixed prompts of bench/quality_prompts.json (when
 present; `--prompts` names another) each turn, decoded greedily without the grammar, is checked:
 well-formed, code that compiles, questions answered with <answer>. Also wall time, training
 tokens/s beside the machine's rough limit (≈ 6 × parameters FLOPs per token at the measured

@@ -29,6 +29,8 @@ SIZE = (120, 40)
 CODE_TURN = render(TurnFields("compute it", code="print(6 * 7)"))
 OTHER_CODE_TURN = render(TurnFields("compute it another way", code="print(42)"))
 ANSWER_TURN = render(TurnFields("it printed 42", answer="The answer is 42."))
+LONG_TURN = render(TurnFields("let me think " * 100, code="print(1)"))
+"""A turn long enough to still be streaming when a test presses a key (with `slow_steps`)."""
 KEY_NAMES = {" ": "space", "+": "plus", "-": "minus", ".": "full_stop", ",": "comma"}
 
 

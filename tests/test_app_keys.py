@@ -40,8 +40,6 @@ from app_harness import (
 
 pytestmark = pytest.mark.timeout(120)
 
-LONG_TURN = render(TurnFields("let me think " * 100, code="print(1)"))
-
 
 @pytest.fixture(scope="module")
 def loaded(tiny):

@@ -30,6 +30,7 @@ from kyzel_tui.widgets.transcript.user_view import UserView
 from app_harness import (
     ANSWER_TURN,
     CODE_TURN,
+    LONG_TURN,
     OTHER_CODE_TURN,
     SIZE,
     app_config,
@@ -52,8 +53,6 @@ from app_harness import (
 )
 
 pytestmark = pytest.mark.timeout(120)
-
-LONG_TURN = render(TurnFields("let me think " * 100, code="print(1)"))
 
 
 @pytest.fixture(scope="module")

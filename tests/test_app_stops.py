@@ -21,6 +21,7 @@ from training.datasets import turn_quality
 
 from app_harness import (
     ANSWER_TURN,
+    LONG_TURN,
     SIZE,
     app_config,
     as_loaded,
@@ -37,7 +38,6 @@ from app_harness import (
 
 pytestmark = pytest.mark.timeout(120)
 
-LONG_TURN = render(TurnFields("let me think " * 100, code="print(1)"))
 THINKING = render(TurnFields("let me think " * 20, code="print(1)"))
 """Short enough for the thought's share of the token budget when it is continued."""
 

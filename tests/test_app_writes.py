@@ -17,7 +17,6 @@ from core.events import UserMessage
 from core.kernel.config import KernelConfig
 from core.store.database import DB_NAME, Store
 from core.store.writer import StoreWriter
-from grammars.turn import TurnFields, render
 from kyzel_tui.app import make_app
 from kyzel_tui.config import AppConfig
 from kyzel_tui.screens.sessions import SessionsScreen
@@ -26,6 +25,7 @@ from kyzel_tui.widgets.transcript.turn_view import TurnView
 from app_harness import (
     ANSWER_TURN,
     CODE_TURN,
+    LONG_TURN,
     SIZE,
     app_config,
     as_loaded,
@@ -43,7 +43,6 @@ from conftest import mounted_tmpfs
 
 pytestmark = pytest.mark.timeout(120)
 
-LONG_TURN = render(TurnFields("let me think " * 100, code="print(1)"))
 HOLD_LOCK = """
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)

@@ -109,7 +109,7 @@ def summed_margin(score: list[float]) -> float:
     return score[0] - score[2]
 
 
-def fill_preferences(report: EvalReport, reference: EvalReport | dict | None = None) -> None:
+def fill_preferences(report: EvalReport, reference: EvalReport | None = None) -> None:
     """The preference figures of `report` from its pair scores; the reward figures when the
     reference (the base model's report on the same pairs) is given."""
     scores = report.pair_scores
@@ -118,11 +118,7 @@ def fill_preferences(report: EvalReport, reference: EvalReport | dict | None = N
         return
     report.preference_accuracy = sum(_per_token(s) > 0 for s in scores) / len(scores)
     report.margin = sum(map(summed_margin, scores)) / len(scores)
-    base = (
-        reference.get("pair_scores")
-        if isinstance(reference, dict)
-        else (reference.pair_scores if reference is not None else None)
-    )
+    base = reference.pair_scores if reference is not None else None
     if base and len(base) == len(scores):
         widened = [summed_margin(s) - summed_margin(b) for s, b in zip(scores, base, strict=True)]
         report.reward_accuracy = sum(w > 0 for w in widened) / len(widened)
@@ -172,7 +168,7 @@ def evaluate(
     max_length: int = 2048,
     prompts: int = 16,
     max_new_tokens: int = 256,
-    reference: EvalReport | dict | None = None,
+    reference: EvalReport | None = None,
 ) -> EvalReport:
     """All the figures on held-out rows: `rows` maps "sft" and "preference" to row lists;
     `reference` is the base model's report on the same rows, for the reward figures."""
