@@ -67,6 +67,7 @@ def worker(model_id: str, steps: int, words: int, out: str) -> None:
             "peak_rss_mib": peak_rss_mib(),
         }
         Path(out).write_text(json.dumps(figures))
+    distributed.finish()
 
 
 def run(model_id: str, processes: int, threads: int, steps: int, words: int) -> dict:

@@ -67,6 +67,7 @@ if __name__ == "__main__":
     if group.main:
         torch.save({"size": group.size, "local": local, "synced": grads(model),
                     "loss": loss, "tokens": tokens}, sys.argv[2])
+    distributed.finish()
 """
 FAST = ["--set", "eval_every=2", "--set", "eval_prompts=1", "--set", "eval_max_new_tokens=8"]
 

@@ -67,7 +67,9 @@ def train(args: argparse.Namespace) -> int:
     from training.datasets import MaskError
 
     try:
-        return _train(distributed.worker_args(args))
+        code = _train(distributed.worker_args(args))
+        distributed.finish()  # in a launched process: after the others, then close the group
+        return code
     except (TrainError, StoreError, RegistryError, ModelLoadError, MaskError) as error:
         print(f"kyzel-tui: {error}", file=sys.stderr)
         return 1
