@@ -115,6 +115,10 @@ def parse() -> argparse.Namespace:
     parser.add_argument(
         "--qlora", action="store_true", help="on the CPU too: the 4-bit base (see above)"
     )
+    parser.add_argument(
+        "--mixed-precision", default="auto", choices=["auto", "bf16", "no"], help="forward passes"
+    )
+    parser.add_argument("--save", type=Path, help="keep the trained adapter in this folder")
     return parser.parse_args()
 
 
@@ -148,6 +152,7 @@ def main() -> None:
         max_length=args.max_length,
         batch_size=1,
         grad_accum=4,
+        mixed_precision=args.mixed_precision,
     ).validate()
     built = make_rows(collect(None, examples=EXAMPLES), config.eval_share)
     counts = built.manifest["counts"]
@@ -201,6 +206,11 @@ def main() -> None:
     stages += [pref] if pref is not None else []
     train_seconds = sum(s.seconds for s in stages)
     train_tokens = sum(s.tokens for s in stages)
+    precision = stages[0].precision
+    method += f", forward passes in {precision}"
+    if args.save:
+        model.save_pretrained(str(args.save))
+        say(f"adapter saved in {args.save}")
     say("evaluating the adapter")
     after = evaluate(model, tokenizer, held, reference=before, **measure)
     unmerged_speed = decode_speed(model, tokenizer)
@@ -209,7 +219,7 @@ def main() -> None:
     quality_after = quality(model, tokenizer, prompts, args.max_new_tokens) if prompts else None
     from training.loop import machine_flops
 
-    flops = machine_flops()
+    flops = machine_flops(dtype=torch.bfloat16 if precision == "bf16" else None)
     limit = flops / (6 * params)
     speed = train_tokens / train_seconds if train_seconds else 0.0
     say("")
@@ -220,13 +230,15 @@ def main() -> None:
     say(stats.line(config.max_length))
     say(
         f"training: {train_seconds:.0f} s, {train_tokens} tokens, {speed:.0f} tokens/s "
-        f"(rough limit {limit:.0f} tokens/s at {flops / 1e9:.0f} GFLOP/s measured)"
+        f"(rough limit {limit:.0f} tokens/s at {flops / 1e9:.0f} GFLOP/s measured in {precision}; "
+        "the tokens are the data's: a DPO pair's shared prompt is counted twice, run once)"
     )
     say(f"decode: {unmerged_speed:.1f} tokens/s unmerged, {merged_speed:.1f} merged")
     wall = time.perf_counter() - started
     say(f"peak memory: {peak_rss_mib():.0f} MiB resident; wall {wall:.0f} s")
     figures = {
         "method": method,
+        "precision": precision,
         "model": args.model,
         "parameters": params,
         "counts": counts,

@@ -84,3 +84,29 @@ def test_the_best_protocol_the_terminal_speaks(answer, protocol, widget):
 
 def test_an_answer_that_came_while_the_app_loaded_past_the_deadline_is_still_read():
     assert probe_with(SIXEL, loading=4.0)[0] == "sixel"
+
+
+def test_a_terminal_that_hangs_up_before_answering_leaves_no_process_spinning():
+    """A dropped SSH link while the app starts: the question's read sees the end of the input
+    and gives up (it used to read nothing forever, at full CPU)."""
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOADING": "1.0"}
+    env.pop("KYZEL_IMAGES", None)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD], stdin=terminal, stdout=terminal, stderr=terminal, env=env
+    )
+    os.close(terminal)
+    try:
+        said = b""
+        while b"\x1b[c" not in said:  # asked: now hang up without an answer
+            if select.select([controller], [], [], 30)[0]:
+                said += os.read(controller, 4096)
+            else:
+                raise AssertionError(f"the child asked nothing: {said!r}")
+        os.close(controller)
+        controller = None
+        child.wait(timeout=20)
+    finally:
+        child.kill()
+        if controller is not None:
+            os.close(controller)

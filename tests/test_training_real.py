@@ -139,3 +139,28 @@ async def test_the_embedded_model_standing_in_for_the_default_loads_its_winning_
         assert loaded is not None and loaded.notice and "Could not get" in loaded.notice
         assert loaded.adapter == str(good.path)
         assert registry.adapter_label(good) in app.main.status.model
+
+
+def test_a_real_pair_scored_in_one_pass_equals_the_pair_scored_apart(real_model):
+    """The shared forward on the real Llama architecture, with the product's prompt: a tree
+    mask and position ids give each turn what it sees alone; bf16 autocast stays close."""
+    import torch
+    from test_training_shared import lora_model, pair, scores_and_grads
+
+    from training.loss import computing_in, shared_logprobs, token_logprobs
+
+    trainable, model = lora_model(real_model)
+    seqs = pair(trainable.tokenizer, "What does `git stash pop` do when there is a conflict?")
+    shared = len(seqs[0][0]) - sum(seqs[0][1])
+    assert shared > 400  # the prefix of example exchanges and the question: run once
+    apart, grads = scores_and_grads(model, lambda: [token_logprobs(model, *s) for s in seqs])
+    one, grads_one = scores_and_grads(model, lambda: shared_logprobs(model, seqs))
+    for a, b in zip(apart, one, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=2e-3)
+    flat = torch.cat([g.reshape(-1) for g in grads.values()])
+    flat_one = torch.cat([g.reshape(-1) for g in grads_one.values()])
+    assert float((flat_one - flat).norm() / flat.norm()) < 1e-3
+    with computing_in("cpu", torch.bfloat16):
+        half = [s.detach() for s in shared_logprobs(model, seqs)]
+    for a, b in zip(apart, half, strict=True):
+        assert abs(float(b.sum() - a.sum())) < 0.02 * abs(float(a.sum()))

@@ -210,3 +210,9 @@ def show_mask(tokenizer: Any, ids: list[int], mask: list[int]) -> str:
 
 def manifest_fields() -> dict[str, Any]:
     return {"render_version": RENDER_VERSION}
+
+
+def completion_ids(tokenizer: Any, prompt: list[dict[str, str]], text: str) -> tuple[list, list]:
+    """(ids, mask) of the assistant turn `text` after `prompt`, the mask on the turn only."""
+    messages = [*prompt, {"role": "assistant", "content": text}]
+    return render_with_mask(tokenizer, messages, [False] * len(prompt) + [True])

@@ -26,8 +26,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from training.datasets import render_with_mask
-from training.loss import token_logprobs
+from training.datasets import completion_ids, render_with_mask
+from training.loss import shared_logprobs, token_logprobs
 from training.window import WindowStats, window_rows
 
 
@@ -74,30 +74,18 @@ def masked_loss(
     return (total / count if count else None), count
 
 
-def completion_logprob(
-    model: Any, tokenizer: Any, prompt: list[dict[str, str]], completion: str
-) -> tuple[float, int]:
-    """(summed log p, number of tokens) of an assistant turn (its end-of-turn included) after
-    `prompt`."""
-    messages = [*prompt, {"role": "assistant", "content": completion}]
-    ids, mask = render_with_mask(tokenizer, messages, [False] * len(prompt) + [True])
-    scores = token_logprobs(model, ids, mask)
-    return float(scores.sum()), int(scores.numel())
-
-
 def preference_scores(
     model: Any, tokenizer: Any, rows: list[dict[str, Any]], max_length: int = 2048
 ) -> list[list[float]]:
     """[log p(chosen), tokens, log p(rejected), tokens] for each pair (prompts windowed to
     `max_length`)."""
-    rows = window_rows(tokenizer, rows, "preference", max_length, WindowStats())
-    return [
-        [
-            *completion_logprob(model, tokenizer, r["prompt"], r["chosen"]),
-            *completion_logprob(model, tokenizer, r["prompt"], r["rejected"]),
-        ]
-        for r in rows
-    ]
+    out = []
+    for row in window_rows(tokenizer, rows, "preference", max_length, WindowStats()):
+        turns = [row["chosen"], row["rejected"]]
+        seqs = [completion_ids(tokenizer, row["prompt"], turn) for turn in turns]
+        chosen, rejected = shared_logprobs(model, seqs)  # the prompt run once for both
+        out.append([float(chosen.sum()), chosen.numel(), float(rejected.sum()), rejected.numel()])
+    return out
 
 
 def _per_token(score: list[float]) -> float:

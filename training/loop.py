@@ -142,11 +142,14 @@ def run_stage(
     return result
 
 
-def machine_flops(size: int = 1024, repeats: int = 5) -> float:
-    """This process's measured float32 matmul speed (FLOP/s), the best of a few tries."""
+def machine_flops(size: int = 1024, repeats: int = 5, dtype: Any = None) -> float:
+    """This process's measured matmul speed on the CPU (FLOP/s; float32 unless `dtype`), the
+    best of a few tries."""
     import torch
 
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    dtype = dtype or torch.float32
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b  # the first product of a type loads its kernels
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()

@@ -9,7 +9,10 @@ Each turns its rows into token ids and loss masks (windowed to the context by
 - KTO: desirable turns pushed above, undesirable ones below, the reference point z₀ (the KL
   term) estimated as the step's mean log-ratio, floored at 0 (a simplification of KTO's
   mismatched-pair estimate, which needs the whole batch in memory at once).
-Log-probabilities come from `training.loss.token_logprobs` (chunked LM head).
+Log-probabilities come from `training.loss` (chunked LM head); a DPO pair's chosen and rejected
+turns are scored in one forward pass that runs their shared prompt once (`shared_logprobs`). A
+stage's forward passes, its reference and its own held-out loss run in the precision of
+`training.trainer.compute_dtype`; the before/after evaluation (`training.evaluate`) is float32.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from training.datasets import render_with_mask
+from training.datasets import completion_ids, render_with_mask
 from training.loop import run_stage
-from training.loss import token_logprobs
+from training.loss import computing_in, shared_logprobs, token_logprobs
 from training.settings import TrainConfig, TrainError
+from training.trainer import compute_dtype
 from training.window import WindowStats, window_rows
 
 
@@ -35,19 +39,14 @@ def sft_items(
     return out
 
 
-def _completion(tokenizer: Any, prompt: list[dict[str, str]], text: str) -> tuple[list, list]:
-    messages = [*prompt, {"role": "assistant", "content": text}]
-    return render_with_mask(tokenizer, messages, [False] * len(prompt) + [True])
-
-
 def pair_items(
     tokenizer: Any, rows: list[dict[str, Any]], max_length: int, stats: WindowStats | None = None
 ) -> list[dict[str, Any]]:
     stats = stats if stats is not None else WindowStats()
     out = []
     for row in window_rows(tokenizer, rows, "preference", max_length, stats):
-        chosen = _completion(tokenizer, row["prompt"], row["chosen"])
-        rejected = _completion(tokenizer, row["prompt"], row["rejected"])
+        chosen = completion_ids(tokenizer, row["prompt"], row["chosen"])
+        rejected = completion_ids(tokenizer, row["prompt"], row["rejected"])
         out.append({"chosen": chosen, "rejected": rejected})
     return out
 
@@ -58,14 +57,19 @@ def rating_items(
     stats = stats if stats is not None else WindowStats()
     out = []
     for row in window_rows(tokenizer, rows, "kto", max_length, stats):
-        out.append(
-            {"seq": _completion(tokenizer, row["prompt"], row["completion"]), "label": row["label"]}
-        )
+        seq = completion_ids(tokenizer, row["prompt"], row["completion"])
+        out.append({"seq": seq, "label": row["label"]})
     return out
 
 
 def _sum(model: Any, seq: tuple[list, list]) -> Any:
     return token_logprobs(model, seq[0], seq[1]).sum()
+
+
+def _pair_sums(model: Any, item: dict[str, Any]) -> tuple[Any, Any]:
+    """Summed log-probs of a pair's chosen and rejected turns, their prompt run once."""
+    chosen, rejected = shared_logprobs(model, [item["chosen"], item["rejected"]])
+    return chosen.sum(), rejected.sum()
 
 
 def sft_step(model: Any, items: list[dict[str, Any]]) -> tuple[float, int]:
@@ -93,7 +97,10 @@ def _with_reference(model: Any, items: list[dict[str, Any]], keys: tuple[str, ..
     model.eval()
     with torch.no_grad():
         for item in items:
-            item["ref"] = {k: float(_sum(model, item[k])) for k in keys}
+            if keys == ("chosen", "rejected"):
+                item["ref"] = dict(zip(keys, map(float, _pair_sums(model, item)), strict=True))
+            else:
+                item["ref"] = {k: float(_sum(model, item[k])) for k in keys}
     model.train(was)
 
 
@@ -103,8 +110,8 @@ def dpo_step(beta: float) -> Any:
     def step(model: Any, items: list[dict[str, Any]]) -> tuple[float, int]:
         total = 0.0
         for item in items:
-            chosen = _sum(model, item["chosen"]) - item["ref"]["chosen"]
-            rejected = _sum(model, item["rejected"]) - item["ref"]["rejected"]
+            chosen, rejected = _pair_sums(model, item)
+            chosen, rejected = chosen - item["ref"]["chosen"], rejected - item["ref"]["rejected"]
             loss = -F.logsigmoid(beta * (chosen - rejected)) / len(items)
             loss.backward()
             total += float(loss.detach())
@@ -118,18 +125,11 @@ def dpo_eval(items: list[dict[str, Any]], beta: float) -> Any:
     import torch.nn.functional as F
 
     def score(model: Any) -> float:
-        losses = [
-            float(
-                -F.logsigmoid(
-                    beta
-                    * (
-                        (_sum(model, i["chosen"]) - i["ref"]["chosen"])
-                        - (_sum(model, i["rejected"]) - i["ref"]["rejected"])
-                    )
-                )
-            )
-            for i in items
-        ]
+        losses = []
+        for item in items:
+            chosen, rejected = _pair_sums(model, item)
+            margin = (chosen - item["ref"]["chosen"]) - (rejected - item["ref"]["rejected"])
+            losses.append(float(-F.logsigmoid(beta * margin)))
         return sum(losses) / len(losses)
 
     return score
@@ -174,9 +174,18 @@ def train_sft(
         )
     held = sft_items(tokenizer, eval_rows, config.max_length)
     evaluate = sft_eval(held) if held else None
-    return run_stage(
-        model, "sft", train, sft_step, evaluate, config, config.lr, config.epochs, callbacks
-    )
+    dtype = compute_dtype(config, trainable.device)
+    with computing_in(trainable.device, dtype):
+        result = run_stage(
+            model, "sft", train, sft_step, evaluate, config, config.lr, config.epochs, callbacks
+        )
+    return _precision(result, dtype)
+
+
+def _precision(result: Any, dtype: Any) -> Any:
+    if result is not None and dtype is not None:
+        result.precision = str(dtype).removeprefix("torch.").replace("bfloat16", "bf16")
+    return result
 
 
 def train_preference(
@@ -203,11 +212,22 @@ def train_preference(
         return None
     if not train:
         return None
-    _with_reference(model, train + held, keys)
     if stage == "dpo":
         step, evaluate = dpo_step(config.beta), dpo_eval(held, config.beta) if held else None
     else:
         step, evaluate = kto_step(config.beta), None
-    return run_stage(
-        model, stage, train, step, evaluate, config, config.pref_lr, config.pref_epochs, callbacks
-    )
+    dtype = compute_dtype(config, trainable.device)
+    with computing_in(trainable.device, dtype):  # the reference in the precision of the steps
+        _with_reference(model, train + held, keys)
+        result = run_stage(
+            model,
+            stage,
+            train,
+            step,
+            evaluate,
+            config,
+            config.pref_lr,
+            config.pref_epochs,
+            callbacks,
+        )
+    return _precision(result, dtype)

@@ -57,12 +57,16 @@ def _speed_line(stages: list[Any], model: Any) -> str:
 
     seconds = sum(s.seconds for s in stages)
     speed = sum(s.tokens for s in stages) / seconds if seconds else 0.0
+    import torch
+
     params = sum(p.numel() for p in model.parameters())
-    flops = machine_flops()
+    half = any(s.precision == "bf16" for s in stages)
+    flops = machine_flops(dtype=torch.bfloat16 if half else None)
     return (
         f"training: {speed:,.0f} tokens/s; this machine's rough limit for {params / 1e6:,.0f}M "
         f"parameters is {rough_limit(params, flops):,.0f} tokens/s ({flops / 1e9:,.0f} GFLOP/s "
-        "measured, 6 FLOPs a parameter a token; checkpointing adds a forward pass)"
+        f"measured in {'bf16' if half else 'float32'}, 6 FLOPs a parameter a token; "
+        "checkpointing adds a forward pass, a DPO pair's shared prompt runs once)"
     )
 
 
@@ -86,6 +90,7 @@ def _stage_table(stages: list[Any]) -> str:
             s.rows,
             s.steps,
             f"{s.seconds:.1f} s",
+            s.precision,
             round(s.tokens_per_second),
             s.train_loss[-1][1] if s.train_loss else None,
             s.best_eval_loss,
@@ -93,5 +98,6 @@ def _stage_table(stages: list[Any]) -> str:
         ]
         for s in stages
     ]
-    header = ["stage", "rows", "steps", "time", "tok/s", "last loss", "best eval", "early stop"]
+    header = ["stage", "rows", "steps", "time", "precision", "tok/s", "last loss", "best eval"]
+    header.append("early stop")
     return table(header, rows)

@@ -63,7 +63,10 @@ class Probe:
                 left = max(0.0, self.asked + timeout - time.monotonic())
                 if not select.select([self.fd_in], [], [], left)[0]:
                     break
-                reply += os.read(self.fd_in, 1024)
+                chunk = os.read(self.fd_in, 1024)
+                if not chunk:  # the terminal hung up (a dropped SSH link): no answer will come
+                    break
+                reply += chunk
         except OSError:
             pass
         finally:
