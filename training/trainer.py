@@ -200,10 +200,14 @@ def compute_dtype(config: TrainConfig, device: str) -> Any:
     if device != "cpu":
         return None
     if "gain" not in _MEASURED:
+        from training import distributed
         from training.loop import machine_flops
 
-        fp32 = machine_flops(512, 5, torch.float32)
-        _MEASURED["gain"] = machine_flops(512, 5, torch.bfloat16) / fp32
+        def gain() -> float:
+            return machine_flops(512, 5, torch.bfloat16) / machine_flops(512, 5, torch.float32)
+
+        # Process 0's measure for every process of a launch: they all compute alike.
+        _MEASURED["gain"] = distributed.current().from_main(gain)
     return torch.bfloat16 if _MEASURED["gain"] >= BF16_GAIN else None
 
 
