@@ -1,8 +1,11 @@
 """Learning benchmark: does training on the shipped sessions make the real model better?
 
     python bench/learn.py [--model smollm2|FOLDER] [--max-steps N] [--epochs N] [--prompts FILE]
+                          [--mixed-precision auto|bf16|no] [--save FOLDER]
 
-On the CPU, LoRA on the float32 base unless `--qlora`; on CUDA the base is 4-bit, QLoRA. QLoRA
+On the CPU, LoRA on the float32 base unless `--qlora`, its forward passes in bf16 where the CPU's
+bf16 products are faster (`--mixed-precision`, as `kyzel-tui --train`); on CUDA the base is
+4-bit, QLoRA. `--save` keeps the adapter, for `bench/quality.py --adapter`. QLoRA
 does run on the CPU with bitsandbytes 0.50 (forward and backward through its Linear4bit layers,
 without its optional `kernels` CPU kernels): a 128-token SmolLM2 training step took 6.8 s on the
 4-bit base against 8.9 s on float32 (one thread each, interleaved in one process), so `--qlora`

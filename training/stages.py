@@ -183,8 +183,10 @@ def train_sft(
 
 
 def _precision(result: Any, dtype: Any) -> Any:
+    """The stage's result, saying bf16 when its forward passes ran so (`compute_dtype` gives
+    bfloat16 or None)."""
     if result is not None and dtype is not None:
-        result.precision = str(dtype).removeprefix("torch.").replace("bfloat16", "bf16")
+        result.precision = "bf16"
     return result
 
 

@@ -53,12 +53,12 @@ def print_outcome(
 def _speed_line(stages: list[Any], model: Any) -> str:
     """Training tokens/s beside this machine's rough limit for the model (6 × parameters FLOPs
     a token at the measured matmul speed)."""
+    import torch
+
     from training.loop import machine_flops, rough_limit
 
     seconds = sum(s.seconds for s in stages)
     speed = sum(s.tokens for s in stages) / seconds if seconds else 0.0
-    import torch
-
     params = sum(p.numel() for p in model.parameters())
     half = any(s.precision == "bf16" for s in stages)
     flops = machine_flops(dtype=torch.bfloat16 if half else None)
@@ -98,6 +98,8 @@ def _stage_table(stages: list[Any]) -> str:
         ]
         for s in stages
     ]
-    header = ["stage", "rows", "steps", "time", "precision", "tok/s", "last loss", "best eval"]
-    header.append("early stop")
+    header = [
+        *("stage", "rows", "steps", "time", "precision", "tok/s"),
+        *("last loss", "best eval", "early stop"),
+    ]
     return table(header, rows)
