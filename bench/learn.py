@@ -2,6 +2,7 @@
 
     python bench/learn.py [--model smollm2|FOLDER] [--max-steps N] [--epochs N] [--prompts FILE]
                           [--mixed-precision auto|bf16|no] [--save FOLDER]
+                          [--checkpointing SHARE] [--lora-dropout P]
 
 On the CPU, LoRA on the float32 base unless `--qlora`, its forward passes in bf16 where the CPU's
 bf16 products are faster (`--mixed-precision`, as `kyzel-tui --train`); on CUDA the base is
@@ -102,6 +103,8 @@ def trainable_device() -> str:
 
 
 def parse() -> argparse.Namespace:
+    from training.settings import TrainConfig
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2", help="model id or folder (default smollm2)")
     parser.add_argument("--max-steps", type=int, default=0, help="cap per stage (0: the epochs)")
@@ -111,6 +114,13 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--pref-lr", type=float, default=5e-5)
     parser.add_argument("--lora-r", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=2048)
+    parser.add_argument(
+        "--checkpointing",
+        type=float,
+        default=TrainConfig.gradient_checkpointing,
+        help="share of the layers recomputed in the backward pass (0 fastest, 1 least memory)",
+    )
+    parser.add_argument("--lora-dropout", type=float, default=TrainConfig.lora_dropout)
     parser.add_argument("--prompts", type=Path, default=PROMPTS, help="the fixed prompts (JSON)")
     parser.add_argument("--quality-limit", type=int, default=0, help="N prompts, evenly spread")
     parser.add_argument("--max-new-tokens", type=int, default=200)
@@ -156,6 +166,8 @@ def main() -> None:
         batch_size=1,
         grad_accum=4,
         mixed_precision=args.mixed_precision,
+        gradient_checkpointing=args.checkpointing,
+        lora_dropout=args.lora_dropout,
     ).validate()
     built = make_rows(collect(None, examples=EXAMPLES), config.eval_share)
     counts = built.manifest["counts"]
@@ -242,6 +254,8 @@ def main() -> None:
     figures = {
         "method": method,
         "precision": precision,
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "lora_dropout": config.lora_dropout,
         "model": args.model,
         "parameters": params,
         "counts": counts,

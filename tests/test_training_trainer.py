@@ -61,6 +61,11 @@ def test_config_layers_defaults_file_and_command_line(tmp_path: Path):
     (tmp_path / "config.toml").write_text('[keys]\nrun = "y"\n[train]\nepochs = 5\nlora_r = 4\n')
     config = load_config(tmp_path, {"lora_r": "8", "preference": "false", "lr": None})
     assert (config.epochs, config.lora_r, config.preference, config.lr) == (5.0, 8, False, 2e-4)
+    assert load_config(tmp_path, {"gradient_checkpointing": "true"}).gradient_checkpointing == 1
+    assert load_config(tmp_path, {"gradient_checkpointing": "off"}).gradient_checkpointing == 0
+    assert load_config(tmp_path, {"gradient_checkpointing": "0.25"}).gradient_checkpointing == 0.25
+    with pytest.raises(TrainError, match="gradient_checkpointing is a share of the layers"):
+        load_config(tmp_path, {"gradient_checkpointing": "2"})
     with pytest.raises(TrainError, match="unknown training setting 'lora_rank'"):
         load_config(tmp_path, {"lora_rank": 3})
     with pytest.raises(TrainError, match="eval_share"):
@@ -68,6 +73,33 @@ def test_config_layers_defaults_file_and_command_line(tmp_path: Path):
     (tmp_path / "config.toml").write_text("[train]\nbatch_size = 'big'\n")
     with pytest.raises(TrainError, match="batch_size wants a int"):
         load_config(tmp_path)
+
+
+def test_recomputing_a_share_of_the_layers_changes_memory_not_gradients(tiny_folder):
+    import torch
+
+    from core.model.tiny import TinySpec, build_tiny_model
+    from training.loss import token_logprobs
+
+    folder = build_tiny_model(TinySpec(num_layers=4), Path(tiny_folder).parent / "four-layers")
+    ids, mask = render_with_mask(
+        load_for_training(str(folder), TrainConfig(), "peft").tokenizer,
+        short_rows(1)[0]["messages"],
+        [False, True],
+    )
+    grads, flags = {}, {}
+    for share in (0.0, 0.5, 1.0):
+        config = TrainConfig(gradient_checkpointing=share)
+        model = add_lora(load_for_training(str(folder), config, "peft"), config)
+        model.train()
+        layers = [m for m in model.modules() if type(m).__name__.endswith("DecoderLayer")]
+        flags[share] = [bool(layer.gradient_checkpointing) for layer in layers]
+        token_logprobs(model, ids, mask).sum().backward()
+        grads[share] = torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
+    assert flags == {0.0: [False] * 4, 0.5: [False, True, False, True], 1.0: [True] * 4}
+    assert grads[0.0].abs().sum() > 0
+    for share in (0.5, 1.0):
+        assert torch.allclose(grads[share], grads[0.0], atol=1e-6), share
 
 
 def test_without_cuda_the_backend_is_peft():

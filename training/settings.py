@@ -32,14 +32,22 @@ class TrainConfig:
     """At most this many optimizer steps in each stage (SFT, DPO, KTO); 0 = run the epochs."""
     max_length: int = 2048
     """Context for training: longer chats become windows (`training.window`), never cut."""
-    gradient_checkpointing: bool = True
+    gradient_checkpointing: float = 0.5
+    """The share of decoder layers whose activations are recomputed in the backward pass instead
+    of kept (spread evenly through the model): 1 holds the least memory (one layer's activations
+    at a time), 0 is fastest. On 2 CPU cores with the embedded model, half the layers trains 1.4x
+    as fast as all of them for 1.5x the peak memory (2.6 GB against 1.7 GB; none: 3.8 GB).
+    `true` and `false` mean 1 and 0."""
     warmup: float = 0.1
     """Warm-up, as a share of the steps."""
     scheduler: str = "cosine"
     weight_decay: float = 0.0
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA branch's input. 0 by default: on the CPU a dropout of 0.05 made each
+    step 1.6x slower (a fresh mask for every adapted layer's input), and the held-out evaluation
+    with early stopping already guards against overfitting."""
     lora_targets: str = "all-linear"
     """"all-linear", or module names separated by commas (q_proj,v_proj)."""
     eval_share: float = 0.2
@@ -80,6 +88,11 @@ class TrainConfig:
             (self.backend in ("auto", "unsloth", "peft"), "backend is auto, unsloth or peft"),
             (self.mixed_precision in ("auto", "bf16", "no"), "mixed_precision is auto, bf16 or no"),
             (self.max_length >= 16, "max_length must be at least 16 tokens"),
+            (
+                0 <= self.gradient_checkpointing <= 1,
+                "gradient_checkpointing is a share of the layers, from 0 to 1 (or true / false)",
+            ),
+            (0 <= self.lora_dropout < 1, "lora_dropout must be from 0 up to (not including) 1"),
         ]
         for ok, message in checks:
             if not ok:
@@ -88,6 +101,8 @@ class TrainConfig:
 
 
 SETTINGS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+BOOLS = {"1": True, "true": True, "yes": True, "on": True}
+BOOLS |= {"0": False, "false": False, "no": False, "off": False}
 
 
 def coerce(name: str, value: Any) -> Any:
@@ -95,14 +110,14 @@ def coerce(name: str, value: Any) -> Any:
     if name not in SETTINGS:
         raise TrainError(f"unknown training setting {name!r}; known: {', '.join(sorted(SETTINGS))}")
     kind = type(getattr(TrainConfig(), name))
+    if name == "gradient_checkpointing" and str(value).strip().lower() in BOOLS:
+        return float(BOOLS[str(value).strip().lower()])
     if kind is bool:
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off"):
-            return False
+        if text in BOOLS:
+            return BOOLS[text]
         raise TrainError(f"training setting {name} wants true or false, not {value!r}")
     try:
         if kind is int and isinstance(value, float) and not value.is_integer():

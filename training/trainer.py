@@ -3,13 +3,13 @@
 `load_for_training` gives the base model and tokenizer: with Unsloth's 4-bit loader on a CUDA GPU
 where Unsloth is installed, else through `core.model.loading.load_model` (bitsandbytes 4-bit on
 CUDA, float32 on the CPU), so the tokenizer is fixed up exactly as the app does. `add_lora` puts a
-LoRA
-on every linear layer; `train_sft` trains it on the SFT rows (loss on the good assistant turns
+LoRA on every linear layer; `train_sft` trains it on the SFT rows (loss on the good assistant turns
 only, the mask from `training.datasets`), and `train_preference` goes on from that adapter with DPO
 (preference pairs) or KTO (ratings), the SFT adapter as the reference (the stages themselves:
 `training.stages`, their loop: `training.loop`). Each stage evaluates on the held-out sessions and
 stops early when the eval loss stops improving. The settings are `training.settings.TrainConfig`.
-Gradient checkpointing is on by default: memory follows one layer's activations.
+Gradient checkpointing is on for half the layers by default (`recompute_layers`): the others keep
+their activations, a trade of memory for speed set by `gradient_checkpointing`.
 
 What it does not do: build the rows (`training.build`), evaluate (`training.evaluate`), save or
 find adapters (`training.registry`), or print anything but the progress line it is handed.
@@ -144,17 +144,32 @@ def add_lora(trainable: Trainable, config: TrainConfig) -> Any:
 
     torch.manual_seed(config.seed)  # the LoRA A matrices are random: same seed, same start
     checkpointing = {"use_reentrant": False}  # needs no gradient at the input
+    share = float(config.gradient_checkpointing)
     if trainable.quantized:
         model = prepare_model_for_kbit_training(
             model,
-            use_gradient_checkpointing=config.gradient_checkpointing,
+            use_gradient_checkpointing=share > 0,
             gradient_checkpointing_kwargs=checkpointing,
         )
-    elif config.gradient_checkpointing:
-        # Activations are recomputed in the backward pass instead of kept: memory follows one
-        # layer, not the depth of the model, for about a third more compute.
+    elif share > 0:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=checkpointing)
+    if share > 0:
+        recompute_layers(model, share)
     return get_peft_model(model, LoraConfig(**lora_settings, task_type="CAUSAL_LM"))
+
+
+def recompute_layers(model: Any, share: float) -> list[bool]:
+    """Recompute the activations of `share` of the decoder layers (spread evenly) in the backward
+    pass instead of keeping them, and keep the others': which layers recompute, in order.
+
+    A layer that recomputes holds only its input until the backward pass reaches it, for one more
+    forward pass of that layer; `share` trades memory for speed between 0 and 1."""
+    layers = [m for m in model.modules() if hasattr(m, "gradient_checkpointing")]
+    layers = [m for m in layers if type(m).__name__.endswith("DecoderLayer")]
+    chosen = [int((i + 1) * share) > int(i * share) for i in range(len(layers))]
+    for layer, recompute in zip(layers, chosen, strict=True):
+        layer.gradient_checkpointing = recompute
+    return chosen
 
 
 @dataclass
