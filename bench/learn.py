@@ -206,6 +206,7 @@ def main() -> None:
     quality_before = quality(model, tokenizer, prompts, args.max_new_tokens) if prompts else None
     # Said at once: a run cut short (a loaded machine, a timeout) still leaves its baseline.
     say(f"before: {json.dumps(before.as_dict())}; fixed prompts: {json.dumps(quality_before)}")
+    peaks = {"baseline": peak_rss_mib()}
     model = add_lora(trainable, config)
     stats = WindowStats()
     progress = [
@@ -219,6 +220,7 @@ def main() -> None:
     ]
     pref = train_preference(model, trainable, built.rows, config, None, progress, stats)
     stages += [pref] if pref is not None else []
+    peaks["training"] = peak_rss_mib()
     train_seconds = sum(s.seconds for s in stages)
     train_tokens = sum(s.tokens for s in stages)
     precision = stages[0].precision
@@ -228,10 +230,12 @@ def main() -> None:
         say(f"adapter saved in {args.save}")
     say("evaluating the adapter")
     after = evaluate(model, tokenizer, held, reference=before, **measure)
+    peaks["evaluation"] = peak_rss_mib()
     unmerged_speed = decode_speed(model, tokenizer)
     model = merge_model(model)
     merged_speed = decode_speed(model, tokenizer)
     quality_after = quality(model, tokenizer, prompts, args.max_new_tokens) if prompts else None
+    peaks["merged"] = peak_rss_mib()
     from training.loop import machine_flops
 
     flops = machine_flops(dtype=torch.bfloat16 if precision == "bf16" else None)
@@ -250,7 +254,11 @@ def main() -> None:
     )
     say(f"decode: {unmerged_speed:.1f} tokens/s unmerged, {merged_speed:.1f} merged")
     wall = time.perf_counter() - started
-    say(f"peak memory: {peak_rss_mib():.0f} MiB resident; wall {wall:.0f} s")
+    phases = ", ".join(f"{k} {v:.0f}" for k, v in peaks.items())
+    say(
+        f"peak memory: {peak_rss_mib():.0f} MiB resident (the peak so far after: {phases}); "
+        f"wall {wall:.0f} s"
+    )
     figures = {
         "method": method,
         "precision": precision,
@@ -273,6 +281,7 @@ def main() -> None:
         "decode_unmerged": unmerged_speed,
         "decode_merged": merged_speed,
         "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib_after": peaks,
         "wall_seconds": time.perf_counter() - started,
     }
     print(json.dumps(figures))

@@ -8,8 +8,8 @@ only, the mask from `training.datasets`), and `train_preference` goes on from th
 (preference pairs) or KTO (ratings), the SFT adapter as the reference (the stages themselves:
 `training.stages`, their loop: `training.loop`). Each stage evaluates on the held-out sessions and
 stops early when the eval loss stops improving. The settings are `training.settings.TrainConfig`.
-Gradient checkpointing is on for half the layers by default (`recompute_layers`): the others keep
-their activations, a trade of memory for speed set by `gradient_checkpointing`.
+Gradient checkpointing is on for three layers in four by default (`recompute_layers`): the others
+keep their activations, a trade of memory for speed set by `gradient_checkpointing`.
 
 What it does not do: build the rows (`training.build`), evaluate (`training.evaluate`), save or
 find adapters (`training.registry`), or print anything but the progress line it is handed.
