@@ -24,6 +24,8 @@ eval_share = 0.5
 eval_prompts = 1
 eval_max_new_tokens = 8
 """
+LONG = "epochs = 500\npatience = 0\n"
+"""Far longer than a test: no early stop either (it ended such a run before escape reached it)."""
 
 
 @pytest.fixture
@@ -82,7 +84,7 @@ async def test_escape_asks_then_stops_the_run_and_nothing_is_registered(home):
     from kyzel_tui.screens.confirm import ConfirmScreen
     from kyzel_tui.screens.train import TrainScreen
 
-    (home / "config.toml").write_text(SHORT + "epochs = 500\n")  # far longer than the test
+    (home / "config.toml").write_text(SHORT + LONG)
     app = make_app(AppConfig(home=home, demo="random"))
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(pilot)
@@ -115,7 +117,7 @@ async def test_a_run_killed_before_it_cleans_up_leaves_no_staging_folder(home, m
 
     monkeypatch.setattr(train, "STOP_GRACE", 0.5)
     monkeypatch.setattr(train, "signal", types.SimpleNamespace(SIGINT=0, SIGKILL=signal.SIGKILL))
-    (home / "config.toml").write_text(SHORT + "epochs = 500\n")
+    (home / "config.toml").write_text(SHORT + LONG)
     other = registry.staging(home, "19990101-000000")
     app = make_app(AppConfig(home=home, demo="random"))
     async with app.run_test(size=SIZE) as pilot:
