@@ -38,7 +38,7 @@ class TrainConfig:
     with `bench/learn.py` on the embedded model and the shipped sessions (2 CPU cores): 0.5
     trained in 1640 s with a 4.4 GB peak, 0.75 in 1787 s with 3.7 GB; on 8 rows alone, all
     layers ran at 147 tokens/s in 1.7 GB, half at 205 in 2.6 GB, none at 259 in 3.8 GB.
-    `true` and `false` mean 1 and 0."""
+    `true` and `false` mean 1 and 0. Unsloth (CUDA) recomputes in its own way and ignores it."""
     warmup: float = 0.1
     """Warm-up, as a share of the steps."""
     scheduler: str = "cosine"
