@@ -17,7 +17,7 @@ from core.text import safe_text
 from grammars.turn import TurnFields, render_parts
 from grammars.turn import render as render_turn
 
-RENDER_VERSION = 4
+RENDER_VERSION = 5
 """Bump when the text below changes: datasets record it, so that stale data can be told apart."""
 
 SYSTEM_PROMPT = (
@@ -29,41 +29,46 @@ SYSTEM_PROMPT = (
 )
 """The system message of every chat, at inference and in training: who, and the rules."""
 
+EXPLAIN, RUN = "I can explain this.", "I will run code."
+"""The thoughts of the example answers and code turns: thoughts that say how the turn ends, so
+that the choice of `<answer>` or `<code>` follows from them (see `EXAMPLES`)."""
+
 EXAMPLES: tuple[tuple[str, TurnFields], ...] = (
-    (
-        "What does len() give for a dict?",
-        TurnFields("I know this one.", answer="The number of its keys."),
-    ),
+    ("What does len() give for a dict?", TurnFields(EXPLAIN, answer="The number of its keys.")),
     (
         "How many rows does sales.csv have?",
-        TurnFields("I count them.", code='len(open("sales.csv").readlines())'),
+        TurnFields(RUN, code='len(open("sales.csv").readlines())'),
     ),
     (
         "What is the difference between a module and a package?",
-        TurnFields(
-            "I know the difference.",
-            answer="A module is one .py file; a package is a folder of modules.",
-        ),
+        TurnFields(EXPLAIN, answer="A module is one .py file; a package is a folder of modules."),
     ),
-    ("Show the current working directory.", TurnFields("I ask os.", code="import os\nos.getcwd()")),
+    (
+        "Show the current working directory.",
+        TurnFields(RUN, code="import os\nos.getcwd()"),
+    ),
     (
         "Why are Python strings immutable?",
-        TurnFields("I know why.", answer="So they can be hashed safely."),
+        TurnFields(EXPLAIN, answer="So they can be hashed safely."),
     ),
-    ("Print 2 to the power 100.", TurnFields("Python computes it.", code="print(2 ** 100)")),
     (
-        "Is a tuple hashable?",
-        TurnFields("I know this.", answer="Yes, when all its items are hashable."),
+        "Print 2 to the power 100.",
+        TurnFields(RUN, code="print(2 ** 100)"),
     ),
+    ("Is a tuple hashable?", TurnFields(EXPLAIN, answer="Yes, when all its items are hashable.")),
     (
         "When should I use a set?",
-        TurnFields("I know when.", answer="When order does not matter and lookups must be fast."),
+        TurnFields(EXPLAIN, answer="For fast membership tests and to drop duplicates."),
     ),
 )
-"""Short real exchanges, shown as earlier chat messages, questions first and last: measured with
-bench/quality.py on SmolLM2-135M, examples inside the system message were copied into 2 to 4 of
+"""Short real exchanges, shown as earlier chat messages, questions first and last. Measured with
+bench/quality.py on SmolLM2-135M: examples inside the system message were copied into 2 to 4 of
 30 turns (long thoughts that ran on into the rules), examples as chat messages into none of 60;
-tasks given code rose from 14 to 18 of 18. Thoughts stay under 6 words: nothing to parrot."""
+tasks given code rose from 14 to 18 of 18. Thoughts stay under 6 words, nothing to parrot, and
+say how the turn ends: with thoughts like "I know why." for answers, which the model also wrote
+before code, 7 of 12 questions got an answer; with `EXPLAIN` against `RUN`, 11 of 12, the tasks
+still 18 of 18. Answers stay specific: a general one ("When order does not matter ...") was
+copied into answers to other questions."""
 
 
 def _prefix() -> tuple[dict[str, str], ...]:
