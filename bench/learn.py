@@ -50,12 +50,15 @@ def say(text: str) -> None:
 
 
 def quality(model, tokenizer, prompts: list[dict], max_new_tokens: int) -> dict:
-    """Shares over the fixed prompts, decoded greedily without the grammar."""
+    """Shares over the fixed prompts, decoded greedily without the grammar. A turn that does not
+    parse is either cut by the token budget (`cut`: still in its thought, or in a body whose tags
+    were right so far) or `broken` (a wrong tag, or the end of the reply in the wrong place)."""
     from core.chat import task_messages
     from core.model.generate import Sampling, start_generation
 
     sampling = Sampling(temperature=0.0, max_new_tokens=max_new_tokens)
     formed, code_ok, code_n, answered, questions, tokens, seconds = 0, 0, 0, 0, 0, 0, 0.0
+    cut = {"in_thought": 0, "in_body": 0}
     for prompt in prompts:
         messages = task_messages(prompt["text"])
         turn = start_generation(model, tokenizer, messages, sampling, constrained=False).result()
@@ -63,6 +66,10 @@ def quality(model, tokenizer, prompts: list[dict], max_new_tokens: int) -> dict:
         seconds += turn.stats.seconds
         fields = turn.fields
         formed += fields is not None
+        if fields is None and turn.stats.output_tokens >= max_new_tokens:
+            where = cut_where(turn.raw)
+            if where:
+                cut[where] += 1
         if fields is not None and fields.code is not None:
             code_n += 1
             code_ok += compiles(fields.code)
@@ -73,12 +80,34 @@ def quality(model, tokenizer, prompts: list[dict], max_new_tokens: int) -> dict:
     return {
         "prompts": n,
         "well_formed": formed / n if n else None,
+        "cut_in_thought": cut["in_thought"],
+        "cut_in_body": cut["in_body"],
+        "broken": n - formed - sum(cut.values()),
         "code_compiles": code_ok / code_n if code_n else None,
         "code_turns": code_n,
         "questions_answered": answered / questions if questions else None,
         "questions": questions,
         "decode_tokens_per_second": tokens / seconds if seconds else None,
     }
+
+
+def cut_where(raw: str) -> str | None:
+    """Where a reply that the budget cut stands: "in_thought" (the thought never closed),
+    "in_body" (a closed thought, then a code or answer body not closed), or None (a wrong tag
+    before the cut)."""
+    from grammars.turn import ANSWER, CODE, THOUGHT
+
+    text = raw.lstrip()
+    if not text.startswith(THOUGHT[0]):
+        return None
+    thought, closed, rest = text[len(THOUGHT[0]) :].partition(THOUGHT[1])
+    if not closed:
+        return None if CODE[0] in thought or ANSWER[0] in thought else "in_thought"
+    rest = rest.lstrip("\n")
+    for opening, closing in (CODE, ANSWER):
+        if rest.startswith(opening) and closing not in rest:
+            return "in_body"
+    return None
 
 
 def decode_speed(model, tokenizer, tokens: int = 48, rounds: int = 2) -> float:
@@ -246,6 +275,13 @@ def main() -> None:
     if quality_before:
         for key in ("well_formed", "code_compiles", "questions_answered"):
             say(f"fixed prompts, {key}: {quality_before[key]} → {quality_after[key]}")
+        say(
+            "fixed prompts not well-formed, before → after: cut by the budget of "
+            f"{args.max_new_tokens} tokens in the thought {quality_before['cut_in_thought']} → "
+            f"{quality_after['cut_in_thought']}, in the code or answer "
+            f"{quality_before['cut_in_body']} → {quality_after['cut_in_body']}; a wrong tag "
+            f"{quality_before['broken']} → {quality_after['broken']}"
+        )
     say(stats.line(config.max_length))
     say(
         f"training: {train_seconds:.0f} s, {train_tokens} tokens, {speed:.0f} tokens/s "
