@@ -137,11 +137,11 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2", help="model id or folder (default smollm2)")
     parser.add_argument("--max-steps", type=int, default=0, help="cap per stage (0: the epochs)")
-    parser.add_argument("--epochs", type=float, default=3.0)
-    parser.add_argument("--pref-epochs", type=float, default=2.0)
-    parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--pref-lr", type=float, default=5e-5)
-    parser.add_argument("--lora-r", type=int, default=16)
+    parser.add_argument("--epochs", type=float, default=TrainConfig.epochs)
+    parser.add_argument("--pref-epochs", type=float, default=TrainConfig.pref_epochs)
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument("--pref-lr", type=float, default=TrainConfig.pref_lr)
+    parser.add_argument("--lora-r", type=int, default=TrainConfig.lora_r)
     parser.add_argument("--max-length", type=int, default=2048)
     parser.add_argument(
         "--checkpointing",

@@ -60,7 +60,7 @@ def pairs(n: int = 4, swap: bool = False) -> list[dict]:
 def test_config_layers_defaults_file_and_command_line(tmp_path: Path):
     (tmp_path / "config.toml").write_text('[keys]\nrun = "y"\n[train]\nepochs = 5\nlora_r = 4\n')
     config = load_config(tmp_path, {"lora_r": "8", "preference": "false", "lr": None})
-    assert (config.epochs, config.lora_r, config.preference, config.lr) == (5.0, 8, False, 2e-4)
+    assert (config.epochs, config.lora_r, config.preference, config.lr) == (5.0, 8, False, 5e-4)
     assert load_config(tmp_path, {"gradient_checkpointing": "true"}).gradient_checkpointing == 1
     assert load_config(tmp_path, {"gradient_checkpointing": "off"}).gradient_checkpointing == 0
     assert load_config(tmp_path, {"gradient_checkpointing": "0.25"}).gradient_checkpointing == 0.25

@@ -25,7 +25,10 @@ class TrainConfig:
     """Every setting of a run. Defaults suit a few dozen corrected sessions on one GPU."""
 
     epochs: float = 3.0
-    lr: float = 2e-4
+    lr: float = 5e-4
+    """SFT's peak learning rate. `bench/learn.py` on the embedded model and the shipped sessions:
+    5e-4 lowered held-out loss 14.4 % and raised the well-formed share of the fixed prompts from
+    0.77 to 0.83; 1e-3 lowered the loss as much (14.3 %) but dropped that share to 0.50."""
     batch_size: int = 2
     grad_accum: int = 2
     max_steps: int = 0
@@ -59,7 +62,7 @@ class TrainConfig:
     preference: bool = True
     """Run DPO (or KTO) after SFT when there are preference pairs (or ratings)."""
     pref_epochs: float = 1.0
-    pref_lr: float = 5e-5
+    pref_lr: float = 1e-4
     beta: float = 0.1
     seed: int = 0
     load_in_4bit: bool = True
