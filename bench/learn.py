@@ -244,10 +244,13 @@ def main() -> None:
             f"{t.seconds:.0f} s" + (" (done)" if t.done else "")
         )
     ]
+    # Training never sees the held-out sessions, not even to stop early or to keep its best
+    # step: they are for the before/after figures alone.
     stages = [
         train_sft(model, trainable, built.rows["sft"]["train"], [], config, None, progress, stats)
     ]
-    pref = train_preference(model, trainable, built.rows, config, None, progress, stats)
+    unseen = {kind: {"train": split["train"], "eval": []} for kind, split in built.rows.items()}
+    pref = train_preference(model, trainable, unseen, config, None, progress, stats)
     stages += [pref] if pref is not None else []
     peaks["training"] = peak_rss_mib()
     train_seconds = sum(s.seconds for s in stages)
