@@ -226,9 +226,14 @@ def _wait_ready(server: RunningServer, path: str, seconds: float) -> None:
 
 @contextmanager
 def llama_server(
-    gguf: Path, log_dir: Path, threads: int = 1, api_key: str | None = None
+    gguf: Path,
+    log_dir: Path,
+    threads: int = 1,
+    api_key: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[RunningServer]:
-    """A running llama-server for `gguf` (one slot, 2048 tokens of context)."""
+    """A running llama-server for `gguf` (one slot, 2048 tokens of context), with `extra`
+    arguments."""
     binary = llama_server_binary()
     if binary is None:
         raise RuntimeError(unprepared_reason(LLAMACPP))
@@ -238,6 +243,7 @@ def llama_server(
     command += ["-c", "2048", "-t", str(threads), "-np", "1", "--metrics", "--slots"]
     if api_key:
         command += ["--api-key", api_key]
+    command += list(extra)
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     server = RunningServer("llamacpp", f"http://127.0.0.1:{port}", process, log)
