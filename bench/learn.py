@@ -92,22 +92,16 @@ def quality(model, tokenizer, prompts: list[dict], max_new_tokens: int) -> dict:
 
 
 def cut_where(raw: str) -> str | None:
-    """Where a reply that the budget cut stands: "in_thought" (the thought never closed),
-    "in_body" (a closed thought, then a code or answer body not closed), or None (a wrong tag
-    before the cut)."""
-    from grammars.turn import ANSWER, CODE, THOUGHT
+    """Where a reply that the budget cut stands, by the rule the app closes cut replies with
+    (`grammars.rest.locate`): "in_thought" (before the choice of code or answer), "in_body" (in
+    the code or answer), or None (not the start of a turn: a wrong tag before the cut)."""
+    from grammars.rest import PrefixError, locate
 
-    text = raw.lstrip()
-    if not text.startswith(THOUGHT[0]):
+    try:
+        position = locate(raw)
+    except PrefixError:
         return None
-    thought, closed, rest = text[len(THOUGHT[0]) :].partition(THOUGHT[1])
-    if not closed:
-        return None if CODE[0] in thought or ANSWER[0] in thought else "in_thought"
-    rest = rest.lstrip("\n")
-    for opening, closing in (CODE, ANSWER):
-        if rest.startswith(opening) and closing not in rest:
-            return "in_body"
-    return None
+    return "in_thought" if position.field in (None, "thought") else "in_body"
 
 
 def decode_speed(model, tokenizer, tokens: int = 48, rounds: int = 2) -> float:
