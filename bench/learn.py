@@ -2,24 +2,25 @@
 
     python bench/learn.py [--model smollm2|FOLDER] [--max-steps N] [--epochs N] [--prompts FILE]
                           [--mixed-precision auto|bf16|no] [--save FOLDER]
-                          [--checkpointing SHARE] [--lora-dropout P]
+                          [--checkpointing SHARE] [--lora-dropout P] [--preference]
 
 On the CPU, LoRA on the float32 base unless `--qlora`, its forward passes in bf16 where the CPU's
-bf16 products are faster (`--mixed-precision`, as `kyzel-tui --train`); on CUDA the base is
-4-bit, QLoRA. `--save` keeps the adapter, for `bench/quality.py --adapter`. QLoRA
-does run on the CPU with bitsandbytes 0.50 (forward and backward through its Linear4bit layers,
-without its optional `kernels` CPU kernels): a 128-token SmolLM2 training step took 6.8 s on the
-4-bit base against 8.9 s on float32 (one thread each, interleaved in one process), so `--qlora`
-costs no speed and holds the base in a quarter of the memory; `kyzel-tui --train` still trains
-the float32 base on the CPU. The shipped sessions of data/sessions are
-split by groups of near-duplicate sessions (`training.split`), SFT then DPO (or KTO) train a LoRA,
-and the held-out sessions are measured before and after: masked loss on kept turns; on held-out
-pairs, preference accuracy per token, the summed margin and (after) DPO's reward accuracy against
-the base (`training.evaluate`). On the fixed prompts of bench/quality_prompts.json (when
-present; `--prompts` names another) each turn, decoded greedily without the grammar, is checked:
-well-formed, code that compiles, questions answered with <answer>. Also wall time, training
-tokens/s beside the machine's rough limit (≈ 6 × parameters FLOPs per token at the measured
-matmul speed), peak resident memory, and decode speed with the adapter unmerged and merged.
+bf16 products are faster (`--mixed-precision`, as `kyzel-tui --train`); on CUDA the base is 4-bit,
+QLoRA. `--save` keeps the adapter, for `bench/quality.py --adapter`. QLoRA does run on the CPU with
+bitsandbytes 0.50 (forward and backward through its Linear4bit layers, without its optional
+`kernels` CPU kernels): a 128-token SmolLM2 training step took 6.8 s on the 4-bit base against 8.9
+s on float32 (one thread each, interleaved in one process), so `--qlora` costs no speed and holds
+the base in a quarter of the memory; `kyzel-tui --train` still trains the float32 base on the CPU.
+The shipped sessions of data/sessions are split by groups of near-duplicate sessions
+(`training.split`), SFT trains a LoRA (then DPO, or KTO, with `--preference`, as `--set
+preference=true` does in the product), and the held-out sessions are measured before and after:
+masked loss on kept turns; on held-out pairs, preference accuracy per token, the summed margin and
+(after) DPO's reward accuracy against the base (`training.evaluate`). On the fixed prompts of
+bench/quality_prompts.json (when present; `--prompts` names another) each turn, decoded greedily
+without the grammar, is checked: well-formed, code that compiles, questions answered with <answer>.
+Also wall time, training tokens/s beside the machine's rough limit (≈ 6 × parameters FLOPs per
+token at the measured matmul speed), peak resident memory, and decode speed with the adapter
+unmerged and merged.
 Figures for people, then one JSON object as the last line.
 """
 
@@ -135,6 +136,13 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--pref-epochs", type=float, default=TrainConfig.pref_epochs)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--pref-lr", type=float, default=TrainConfig.pref_lr)
+    parser.add_argument("--beta", type=float, default=TrainConfig.beta, help="DPO's β")
+    parser.add_argument(
+        "--preference",
+        action=argparse.BooleanOptionalAction,
+        default=TrainConfig.preference,
+        help="DPO (or KTO) after SFT (default: the product's)",
+    )
     parser.add_argument("--lora-r", type=int, default=TrainConfig.lora_r)
     parser.add_argument("--max-length", type=int, default=2048)
     parser.add_argument(
@@ -182,6 +190,8 @@ def main() -> None:
         pref_epochs=args.pref_epochs,
         lr=args.lr,
         pref_lr=args.pref_lr,
+        beta=args.beta,
+        preference=args.preference,
         lora_r=args.lora_r,
         lora_alpha=2 * args.lora_r,
         max_steps=args.max_steps,
@@ -244,8 +254,9 @@ def main() -> None:
         train_sft(model, trainable, built.rows["sft"]["train"], [], config, None, progress, stats)
     ]
     unseen = {kind: {"train": split["train"], "eval": []} for kind, split in built.rows.items()}
-    pref = train_preference(model, trainable, unseen, config, None, progress, stats)
-    stages += [pref] if pref is not None else []
+    if config.preference:
+        pref = train_preference(model, trainable, unseen, config, None, progress, stats)
+        stages += [pref] if pref is not None else []
     peaks["training"] = peak_rss_mib()
     train_seconds = sum(s.seconds for s in stages)
     train_tokens = sum(s.tokens for s in stages)
@@ -295,6 +306,10 @@ def main() -> None:
     figures = {
         "method": method,
         "precision": precision,
+        "settings": {
+            key: getattr(config, key)
+            for key in ("epochs", "lr", "preference", "pref_epochs", "pref_lr", "beta", "lora_r")
+        },
         "gradient_checkpointing": config.gradient_checkpointing,
         "lora_dropout": config.lora_dropout,
         "model": args.model,

@@ -72,6 +72,8 @@ def test_train_demo_end_to_end_registers_an_adapter_the_app_can_load(
         "--no-examples",
         "--max-steps",
         "2",
+        "--set",
+        "preference=true",
         *FAST,
     ]
     done = subprocess.run(

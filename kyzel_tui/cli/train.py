@@ -3,10 +3,10 @@ resolving `--adapter latest` for the app, `ask` and `eval` (`adapters` and `eval
 `kyzel_tui.cli.adapters`; `--review` and `exclude`: `kyzel_tui.cli.review`).
 
 `train` builds the datasets from the store (and the curated examples), then, unless asked only to
-review or dry-run, trains SFT and DPO/KTO (`training.trainer`), evaluates before and after
-(`training.evaluate`), registers the adapter (`training.registry`) and prints the loss curve, the
-summary and how to use the adapter. Errors come out as one line that says what to do. torch and
-the training libraries are imported only when a command needs them.
+review or dry-run, trains SFT, then DPO/KTO when `preference` is on (`training.trainer`), evaluates
+before and after (`training.evaluate`), registers the adapter (`training.registry`) and prints the
+loss curve, the summary and how to use the adapter. Errors come out as one line that says what to
+do. torch and the training libraries are imported only when a command needs them.
 """
 
 from __future__ import annotations
@@ -136,6 +136,12 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
         return distributed.follow(trainable, built, config)
     folder = _write_datasets(home, built, trainable, config, stamp)
     held = {"sft": built.rows["sft"]["eval"], "preference": built.rows["preference"]["eval"]}
+    unused = len(built.rows["preference"]["train"]) or len(built.rows["kto"]["train"])
+    if unused and not config.preference:
+        _progress(
+            "SFT only: the preference pairs and ratings are measured, not trained on "
+            "(`--set preference=true` adds DPO or KTO)"
+        )
     _progress("evaluating the base model on the held-out sessions")
     before = _evaluate(trainable, trainable.model, held, config)
     run_id = registry.new_run_id(home)
