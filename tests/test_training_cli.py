@@ -118,9 +118,10 @@ def test_train_demo_end_to_end_registers_an_adapter_the_app_can_load(
 
 def test_eval_runs_alone_and_keeps_its_figures_with_the_adapter(home, capsys):
     args = ["--home", str(home), "--train", "--demo=random", "--no-examples", "--max-steps", "1"]
-    assert main([*args, "--set", "preference=false", *FAST]) == 0
+    assert main([*args, *FAST]) == 0  # the default: SFT alone, and --train says so
     (run,) = list_adapters(home)
-    capsys.readouterr()
+    assert [s["stage"] for s in run.meta["stages"]] == ["sft"]
+    assert "not trained on (`--set preference=true` adds DPO or KTO)" in capsys.readouterr().err
     assert main(["--home", str(home), "eval", "--adapter", run.run_id[:8], *FAST]) == 0
     out = capsys.readouterr().out
     assert "held-out figure" in out and "loss on accepted turns" in out
