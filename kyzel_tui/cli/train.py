@@ -136,8 +136,8 @@ def _full_run(args, home: Path, config, built, model_id: str, stamp: str) -> int
         return distributed.follow(trainable, built, config)
     folder = _write_datasets(home, built, trainable, config, stamp)
     held = {"sft": built.rows["sft"]["eval"], "preference": built.rows["preference"]["eval"]}
-    unused = len(built.rows["preference"]["train"]) or len(built.rows["kto"]["train"])
-    if unused and not config.preference:
+    has_preferences = bool(built.rows["preference"]["train"] or built.rows["kto"]["train"])
+    if has_preferences and not config.preference:
         _progress(
             "SFT only: the preference pairs and ratings are measured, not trained on "
             "(`--set preference=true` adds DPO or KTO)"
