@@ -113,6 +113,15 @@ def notices(app: KyzelApp) -> list[str]:
     return [notification.message for notification in app._notifications]
 
 
+async def notice(pilot, text: str, timeout: float = 30.0) -> None:
+    """Wait until a notification says `text`. `notify` posts a message, so a notice lands a
+    moment after the state change that sent it; on timeout, fail with the notices shown."""
+    try:
+        await wait_for(pilot, lambda: any(text in m for m in notices(pilot.app)), text, timeout)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the notices: {notices(pilot.app)!r}") from None
+
+
 @contextmanager
 def model_writes(loaded: LoadedModel, texts: list[str], on_step=None):
     """The tiny model writes `texts`, one per generation (the last one again after that)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 
 import pytest
@@ -21,10 +22,10 @@ from core.model.generate import Sampling
 from kyzel_tui.app import make_app
 from kyzel_tui.config import AppConfig
 from kyzel_tui.server_options import ServerChoice
-from tests.engines import PREPARE_HINT, free_port, llama_server, llama_server_binary, smollm2_gguf
+from tests.engines import PREPARE_HINT, llama_server, llama_server_binary, smollm2_gguf
 from training.datasets import turn_quality
 
-from app_harness import SIZE, idle, kinds, notices, ready, screen_text, stored, wait_for
+from app_harness import SIZE, idle, kinds, notice, notices, ready, screen_text, stored, wait_for
 from conftest import run_cli
 
 pytestmark = pytest.mark.timeout(300)
@@ -177,15 +178,18 @@ async def test_a_turn_cut_by_the_budget_is_closed_shown_cut_and_never_good(tmp_p
 
 
 async def test_an_unreachable_server_and_a_wrong_model_name_are_said(tmp_path, server):
-    for url, model, said in [
-        (f"http://127.0.0.1:{free_port()}", None, "cannot reach the server"),
-        (server.url, "gpt-9", "does not serve the model 'gpt-9'"),
-    ]:
-        app = make_app(config(tmp_path / "home", url, model=model))
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, failed(app), "the failure", 30)
-            assert any(said in notice for notice in notices(app))
-            assert app.agent.model is None
+    with socket.socket() as held:  # bound, never listening: refused, and no one else takes it
+        held.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{held.getsockname()[1]}"
+        for url, model, said in [
+            (nobody, None, "cannot reach the server"),
+            (server.url, "gpt-9", "does not serve the model 'gpt-9'"),
+        ]:
+            app = make_app(config(tmp_path / "home", url, model=model))
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, failed(app), "the failure", 30)
+                await notice(pilot, said)
+                assert app.agent.model is None
 
 
 async def test_a_server_that_dies_mid_turn_leaves_a_stopped_turn_and_says_so(tmp_path):
@@ -203,7 +207,7 @@ async def test_a_server_that_dies_mid_turn_leaves_a_stopped_turn_and_says_so(tmp
             )
             os.kill(doomed.process.pid, signal.SIGKILL)
             await wait_for(pilot, lambda: idle(app) and len(turns(app)) == 1, "the stop", 30)
-            assert any("the server stopped mid-turn" in notice for notice in notices(app))
+            await notice(pilot, "the server stopped mid-turn")
     (stopped,) = turns(app)
     assert stopped.body.meta["status"] == "stopped"
     assert stopped.body.meta["interrupted"].startswith("the server")
@@ -241,7 +245,7 @@ async def test_an_ignored_grammar_and_an_http_error_are_said_and_nothing_is_stor
 
 
 def said(app, text: str) -> bool:
-    return any(text in notice for notice in notices(app))
+    return any(text in shown for shown in notices(app))
 
 
 def test_ask_generates_one_turn_on_the_server(tmp_path, server):

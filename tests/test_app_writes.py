@@ -32,7 +32,7 @@ from app_harness import (
     idle,
     kinds,
     model_writes,
-    notices,
+    notice,
     ready,
     say,
     stored,
@@ -268,8 +268,8 @@ async def test_a_full_disk_keeps_the_message_in_the_box_and_quits_cleanly(
             await pilot.press("enter")
             await wait_for(pilot, lambda: prompt.value, "the text back in the box")
             assert prompt.value == message
-            assert any("is full" in n for n in notices(app))
-            assert any("back in the box" in n for n in notices(app))
+            await notice(pilot, "is full")
+            await notice(pilot, "back in the box")
             assert idle(app) and app.main.generation is None
             await pilot.press("ctrl+q")
     assert app.return_code in (0, None) and app._exception is None
@@ -315,7 +315,7 @@ async def test_a_session_deleted_by_another_process_is_said_to_be_deleted(tmp_pa
             focus_turn(app, answer.id)
             await pilot.press("plus")
             await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen), "the list")
-            assert any("was deleted" in n for n in notices(app))
+            await notice(pilot, "was deleted")
             assert app.agent.tree.rating(answer.id) is None
             await pilot.press("escape")
             await wait_for(pilot, lambda: app.screen is app.main, "the main screen")
