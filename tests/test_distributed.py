@@ -145,7 +145,6 @@ def train(home: Path, tiny_cache: Path, *extra: str) -> subprocess.CompletedProc
 
 @pytest.mark.slow
 def test_two_processes_write_the_adapter_of_one_and_the_app_loads_it(tmp_path, tiny_cache):
-    import torch
     from safetensors.torch import load_file
 
     from core.model.loading import load_model
@@ -172,7 +171,10 @@ def test_two_processes_write_the_adapter_of_one_and_the_app_loads_it(tmp_path, t
         k: v.shape for k, v in weights["two"].items()
     }
     for key, value in weights["one"].items():  # the same steps: the same weights, nearly
-        torch.testing.assert_close(weights["two"][key], value, rtol=1e-3, atol=2e-5)
+        # Summed in another order, a gradient near 0 can tip Adam's step on a lone element by
+        # about the learning rate; so the check is on each tensor as a whole.
+        apart = float((weights["two"][key] - value).norm() / value.norm())
+        assert apart < 1e-3, (key, apart)
     stages = {
         n: [(s["stage"], s["steps"], s["tokens"]) for s in runs[n].meta["stages"]] for n in runs
     }
