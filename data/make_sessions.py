@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -240,8 +241,18 @@ def warm_up(env: dict[str, str]) -> None:
     )
 
 
+def previous_id(path: Path) -> str | None:
+    """The session id in an earlier build of `path`, if there is one: a rebuilt session keeps
+    its id, so training's split by session id keeps it on the same side."""
+    if not path.is_file():
+        return None
+    for _, element in ElementTree.iterparse(path, events=("start",)):
+        return element.get("id") if element.tag == "session" else None
+    return None
+
+
 async def build_one(
-    name: str, base: Path, store: Store, env: dict[str, str], strict: bool
+    name: str, base: Path, store: Store, env: dict[str, str], strict: bool, session_id: str | None
 ) -> Player:
     script = load_script(name)
     folder = Path(env["HOME"]) / script.FOLDER
@@ -251,8 +262,9 @@ async def build_one(
     if hasattr(script, "prepare"):
         script.prepare(folder)
     freeze_times(folder)
-    session = Session.create(store, model=MODEL_LABEL)
-    store.rename(session.id, script.TITLE)
+    info = store.create_session(model=MODEL_LABEL, session_id=session_id)
+    store.rename(info.id, script.TITLE)
+    session = Session.open(store, info.id)
     runner = KernelRunner(
         KernelConfig(spec_dir=str(base / "kernelspec"), cwd=str(folder), timeout=60.0),
         put_blob=store.put_blob,
@@ -290,8 +302,8 @@ async def main(
         store = Store(base / "store" / "kyzel.db")
         for name in names or known:
             started = time.monotonic()
-            player = await build_one(name, base, store, env, strict)
             path = out_dir / f"{name}.xml"
+            player = await build_one(name, base, store, env, strict, previous_id(path))
             export(store, player.session, path)
             if show:
                 print("\n\n".join(player.log))

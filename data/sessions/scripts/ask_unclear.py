@@ -41,6 +41,7 @@ SCRIPT = (
     User("Can you clean up the data file?"),
     Retried(
         """
+I will run code.
 I'll clean the CSV: drop rows with missing values and duplicate rows, and save it.
 """,
         """
@@ -53,6 +54,7 @@ data.dropna().drop_duplicates().to_csv("data.csv", index=False)
     ),
     Code(
         """
+I will run code.
 "The data file" does not say which one. I'll see what is in this folder before doing anything.
 """,
         """
@@ -84,6 +86,7 @@ anything:
     ),
     Code(
         """
+I will run code.
 I'll read q2.csv as text and look at which date formats occur and which rows have no amount.
 """,
         """
@@ -129,6 +132,7 @@ with open("q2.csv", "w", newline="") as handle:
     ),
     Code(
         """
+I will run code.
 Three date shapes: 2024-04-03, 2024/04/11 and 22.04.2024 (day first, as the day is over 12 in
 both cases). Two rows have no amount. I'll convert each format explicitly, drop the blank
 amounts, and write the result to q2_clean.csv, keeping the original as it is.

@@ -12,6 +12,7 @@ SCRIPT = (
     User("I need to fetch about 500 URLs. Should I use asyncio or threads?"),
     Skip(
         """
+I will run code.
 Time both on localhost.
 """,
         """
@@ -22,7 +23,7 @@ print("benchmark", time.time())
     ),
     Answer(
         """
-Advice: I answer.
+I can explain this.
 """,
         """
 Both work, since the time goes into waiting on the network, not into Python.

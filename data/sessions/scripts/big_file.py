@@ -21,7 +21,7 @@ SCRIPT = (
     User("How do I count the lines of a file that's too big to fit in memory?"),
     Retried(
         """
-A how-to question; I can answer it directly.
+I can explain this.
 """,
         answer="""
 Use `len(open(path).readlines())`.
@@ -30,7 +30,8 @@ Use `len(open(path).readlines())`.
     ),
     Answer(
         """
-A how-to question; I can answer it directly. The point is to stream the file instead of
+I can explain this.
+The point is to stream the file instead of
 reading it whole: a file object yields one line at a time.
 """,
         """
@@ -60,6 +61,7 @@ Avoid `len(open(path).readlines())` or `read().splitlines()`: both load the whol
     User("Try both on events.log here and check they agree with wc."),
     Code(
         """
+I will run code.
 I'll run both ways on events.log and compare with wc -l.
 """,
         """

@@ -52,6 +52,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 I'll load both files and check their shape: the expense columns, the date range, and how the
 budget is expressed.
 """,
@@ -78,6 +79,7 @@ pd.DataFrame({"spent": totals, "budget": pd.Series(budget["monthly"])})
     ),
     Retried(
         """
+I will run code.
 The budgets are monthly. I'll compare the average month with each budget.
 """,
         """
@@ -87,6 +89,7 @@ average = expenses.groupby("category")["amount"].sum() / 3
     ),
     Code(
         """
+I will run code.
 The budgets are monthly and the data covers April to June, so I'll compare each category's
 spending month by month with its monthly budget: an average over the quarter could hide a
 single bad month.
@@ -108,6 +111,7 @@ print(excess[excess > 0].round(2))
     User("Leave travel out, it has its own budget line with finance."),
     Edited(
         """
+I will run code.
 Travel left out. Hardware went over in May (2,283 against 1,500) and software in June (950
 against 900). I'll write the table to report.md with pandas' to_markdown.
 """,
@@ -119,6 +123,7 @@ with open("report.md", "w") as handle:
     ),
     Code(
         """
+I will run code.
 Travel left out. Hardware went over in May (2,283 against 1,500) and software in June (950
 against 900). I'll write report.md as a Markdown table by hand, since to_markdown needs the
 tabulate package, which is not installed: the budget beside each category, and the months over

@@ -45,6 +45,7 @@ SCRIPT = (
     ),
     Skip(
         """
+I will run code.
 A diff of the two files shows every line that differs.
 """,
         """
@@ -55,6 +56,7 @@ A diff of the two files shows every line that differs.
     ),
     Edited(
         """
+I will run code.
 Right: with the keys in a different order, a line diff flags nearly everything. I'll parse
 both files and compare them section by section.
 """,
@@ -70,6 +72,7 @@ for section in sorted(staging.keys() | prod.keys()):
     ),
     Code(
         """
+I will run code.
 Right: with the keys in a different order, a line diff would flag nearly everything. I'll
 parse both files, flatten the nested keys into dotted paths, and print only the paths whose
 values differ or that exist in one file only.

@@ -12,6 +12,7 @@ SCRIPT = (
     User("What's the difference between copy.copy and copy.deepcopy?"),
     Retried(
         """
+I will run code.
 I'll compare them on a nested list.
 """,
         code="""
@@ -22,7 +23,7 @@ print(copy.copy(a)[0] is a[0], copy.deepcopy(a)[0] is a[0])
     ),
     Answer(
         """
-A question: a direct answer.
+I can explain this.
 """,
         """
 - `copy.copy(x)` makes a **shallow** copy: a new outer object whose items are the same objects
@@ -39,7 +40,7 @@ are themselves mutable and you will change them.
     User("And is `list(a)` shallow or deep?"),
     Answer(
         """
-Also a question.
+I can explain this.
 """,
         """
 Shallow: `list(a)`, `a[:]` and `a.copy()` all build a new list holding the same items.

@@ -73,6 +73,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 Run it first to see the actual error.
 """,
         """
@@ -115,6 +116,7 @@ path.write_text(path.read_text().replace('int(row["qty"])', 'int(row["qty"] or 0
     ),
     Code(
         """
+I will run code.
 The blank qty is order 5008, which was cancelled. Treating the blank as 0 would stop the crash
 but still count the order in the customer's average. Order 5006 is cancelled too and has a qty,
 so the script also counts a cancelled order as spend today. Cancelled orders should be skipped

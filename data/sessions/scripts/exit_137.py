@@ -12,6 +12,7 @@ SCRIPT = (
     User("My training job died with exit code 137. What does that mean?"),
     Skip(
         """
+I will run code.
 Check the kernel log.
 """,
         """
@@ -21,7 +22,7 @@ Check the kernel log.
     ),
     Answer(
         """
-A question: I explain.
+I can explain this.
 """,
         """
 An exit code above 128 means the process was killed by a signal: 137 − 128 = 9, which is

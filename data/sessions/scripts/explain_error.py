@@ -15,7 +15,8 @@ SCRIPT = (
     ),
     Retried(
         """
-A question about an error message: I can explain it directly. The value being indexed is None.
+I can explain this.
+The value being indexed is None.
 """,
         answer="""
 It means the thing you index with `[...]` is `None`. Check where `config` comes from: some
@@ -25,7 +26,8 @@ function returned `None`.
     ),
     Answer(
         """
-A question about an error message: I can explain it directly. `config` is None at that point,
+I can explain this.
+`config` is None at that point,
 and the usual cause is a function that returns nothing on some path.
 """,
         """

@@ -264,6 +264,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 Start with the layout: every file with its size, hidden files included, caches skipped.
 """,
         """
@@ -300,6 +301,7 @@ print(Path("NOTES.md").read_text())
     ),
     Code(
         """
+I will run code.
 A standard-library-only CLI with two commands, summary and extremes. NOTES.md is mentioned as
 maintainer notes; I'll read it together with the TODO and FIXME markers in the code.
 """,
@@ -330,6 +332,7 @@ Both commands work. Last check: the tests, run from inside the tests folder.
     ),
     Code(
         """
+I will run code.
 Both commands work. Last check: the tests. They open data files by relative path, so they
 have to run from the project root with src on the path; I'll turn pytest's cache off so
 nothing is left behind in the folder.

@@ -12,6 +12,7 @@ SCRIPT = (
     User("What does `git stash` actually do, and how do I get my changes back?"),
     Skip(
         """
+I will run code.
 See the help.
 """,
         """
@@ -21,7 +22,7 @@ See the help.
     ),
     Answer(
         """
-A question: I explain.
+I can explain this.
 """,
         """
 `git stash` saves your uncommitted changes (staged and unstaged edits to tracked files) on a

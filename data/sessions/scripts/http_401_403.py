@@ -12,6 +12,7 @@ SCRIPT = (
     User("What is the difference between HTTP 401 and 403?"),
     Retried(
         """
+I will run code.
 Let me look at the status names.
 """,
         code="""
@@ -22,7 +23,7 @@ print(HTTPStatus(401).phrase, HTTPStatus(403).phrase)
     ),
     Answer(
         """
-A question: I answer it.
+I can explain this.
 """,
         """
 - **401 Unauthorized** means the server does not know who you are: no credentials, or bad

@@ -18,6 +18,7 @@ SCRIPT = (
     ),
     Retried(
         """
+I will run code.
 Flask makes a small JSON API quick to write. I'll install it first.
 """,
         """
@@ -27,6 +28,7 @@ Flask makes a small JSON API quick to write. I'll install it first.
     ),
     Code(
         """
+I will run code.
 I'll write the fake with http.server: a handler that answers JSON, served by a
 ThreadingHTTPServer on 127.0.0.1 in a daemon thread so the kernel stays usable. Port 0 lets
 the OS pick a free port. The request log goes nowhere, so it does not spill into later cells.
@@ -129,6 +131,7 @@ for item_id in (1, 3, 42):
     ),
     Code(
         """
+I will run code.
 Both behave as specified. A client function should turn a 404 into None (a missing item is an
 expected answer) and let any other HTTP error raise, since that is a real failure. Checking it
 on an item in stock, one out of stock, and a missing one.

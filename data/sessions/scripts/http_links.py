@@ -47,6 +47,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 I'll serve public/ with http.server's SimpleHTTPRequestHandler on 127.0.0.1 (a free port, a
 daemon thread, request logs off) and fetch the home page to check it works.
 """,
@@ -110,6 +111,7 @@ while todo:
     ),
     Code(
         """
+I will run code.
 The site is served. I'll crawl it: start at index.html, collect the href of every link with
 html.parser, and resolve each one against the page it is on with urljoin, since links like
 ../index.html are relative to their page, not to the site root. Each URL is requested once;

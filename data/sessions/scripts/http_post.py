@@ -16,6 +16,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 I'll write a handler on http.server: POST /orders reads the JSON body, collects every problem
 instead of stopping at the first, and answers 201 with the order or 400 with the list. It runs
 on 127.0.0.1 on a free port, in a daemon thread, with request logging off.
@@ -84,6 +85,7 @@ The receiver is up. I'll post a valid order with curl.
     ),
     Edited(
         """
+I will run code.
 No curl, so I'll post from Python with urllib: one valid order and one with every field wrong.
 """,
         """
@@ -99,6 +101,7 @@ for order in ({"id": 17, "email": "ana@example.com", "amount": 24.5},
     ),
     Code(
         """
+I will run code.
 No curl, so I'll post from Python with urllib: one valid order, one with every field wrong,
 and a body that is not JSON. urlopen raises HTTPError for the 400s; its body still holds the
 JSON answer.

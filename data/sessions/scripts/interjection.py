@@ -40,6 +40,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 I'll load the file as strings, so nothing gets reinterpreted, and look at it.
 """,
         """
@@ -73,6 +74,7 @@ dupes[["name", "email", "phone", "signed_up", "plan"]]
     ),
     Retried(
         """
+I will run code.
 Change of plan: keep the latest row per email, and write to a new file.
 """,
         """
@@ -83,6 +85,7 @@ print(len(latest), "rows written")
     ),
     Code(
         """
+I will run code.
 Change of plan: keep the latest signup per email, and write to a new file. The dates are
 ISO strings, so sorting them as text sorts them by date. I'll sort by signed_up, keep the last
 row per email, then restore the original order and show what was kept for the duplicated

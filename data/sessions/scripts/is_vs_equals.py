@@ -12,7 +12,7 @@ SCRIPT = (
     User("In Python, when do I use `is` and when `==`?"),
     Retried(
         """
-A language question; I can answer directly.
+I can explain this.
 """,
         answer="""
 They are the same, but `is` is faster, so prefer `is` when comparing numbers and strings.
@@ -21,7 +21,8 @@ They are the same, but `is` is faster, so prefer `is` when comparing numbers and
     ),
     Answer(
         """
-A language question; I can answer directly. The key is identity versus equality, and the one
+I can explain this.
+The key is identity versus equality, and the one
 place where `is` is the right choice.
 """,
         """
@@ -42,6 +43,7 @@ reuses small integers and some strings, and then fails for other values.
     User("Show me that last point."),
     Code(
         """
+I will run code.
 I'll build equal numbers at run time, a small one and a large one, and compare them both ways.
 """,
         """

@@ -12,7 +12,7 @@ SCRIPT = (
     User("In SQL, what is the difference between an inner join and a left join?"),
     Retried(
         """
-A SQL question.
+I can explain this.
 """,
         answer="""
 A left join is just a slower inner join; they return the same rows.
@@ -21,7 +21,7 @@ A left join is just a slower inner join; they return the same rows.
     ),
     Answer(
         """
-A SQL question: I answer.
+I can explain this.
 """,
         """
 Both pair each row of the left table with the matching rows of the right one. The difference

@@ -41,6 +41,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 I'll load both files and look at their shape and one record of each.
 """,
         """
@@ -74,6 +75,7 @@ with open("summary.json", "w") as handle:
     ),
     Code(
         """
+I will run code.
 Users have an id, orders a user_id. Before writing anything I'll check the join: orders whose
 user_id matches no user, and users with no orders.
 """,
@@ -109,6 +111,7 @@ with open("summary.json", "w") as handle:
     ),
     Code(
         """
+I will run code.
 Order 905 belongs to user 7, who is not in users.json, and Luis Peña has no orders. I'll build
 the summary for every user (Luis with 0 orders), leave order 905 out of it, and report it
 separately. The file is for people to read: indented, with names written as they are.

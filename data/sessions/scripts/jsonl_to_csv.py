@@ -34,6 +34,7 @@ SCRIPT = (
     User("Convert events.jsonl to a CSV I can open in a spreadsheet."),
     Edited(
         """
+I will run code.
 JSON lines: one object per line. I'll read each line with json.loads, flatten the nested user
 object into user_id and user_country, and write everything with csv.DictWriter.
 """,
@@ -59,6 +60,7 @@ with open("events.csv", "w", newline="", encoding="utf-8") as handle:
     ),
     Code(
         """
+I will run code.
 JSON lines: one object per line. I'll read each line with json.loads, flatten the nested user
 object into user_id and user_country, and write everything with csv.DictWriter. A line that is
 not valid JSON is reported with its number rather than skipped silently.

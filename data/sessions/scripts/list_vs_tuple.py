@@ -12,7 +12,7 @@ SCRIPT = (
     User("What is the difference between a list and a tuple in Python? When should I use which?"),
     Retried(
         """
-A conceptual question, so I can answer it directly.
+I can explain this.
 """,
         answer="""
 Tuples are faster and smaller than lists in every case, so you should always use a tuple
@@ -22,6 +22,7 @@ unless you need to change the data.
     ),
     Answer(
         """
+I can explain this.
 A conceptual question about the language: no code needed, a direct answer with the practical
 rule of thumb.
 """,
@@ -47,6 +48,7 @@ fixed-size group of values whose positions mean something, or whenever you need 
     User("Can a tuple be a dict key if one of its items is a list?"),
     Code(
         """
+I will run code.
 No: a tuple is hashable only if all its items are. Two lines in the kernel show the exact
 error.
 """,

@@ -30,6 +30,7 @@ SCRIPT = (
     ),
     Retried(
         """
+I will run code.
 I'll convert the times with pytz.
 """,
         """
@@ -38,6 +39,7 @@ import pytz
     ),
     Code(
         """
+I will run code.
 I'll read the file and check the times parse.
 """,
         """
@@ -70,6 +72,7 @@ for title, start in meetings:
     ),
     Code(
         """
+I will run code.
 Four meetings, all parsed as UTC. Berlin and New York switch to summer time on different dates
 in March, so fixed offsets would be wrong for some of these; I'll convert with zoneinfo, show
 each local time with its zone abbreviation, and mark hours before 8 or from 20 on.

@@ -15,6 +15,7 @@ SCRIPT = (
     ),
     Skip(
         """
+I will run code.
 I'll show it in the kernel.
 """,
         """
@@ -27,7 +28,7 @@ print(add(1), add(2))
     ),
     Answer(
         """
-A question, so I explain.
+I can explain this.
 """,
         """
 A default value is evaluated once, when the `def` line runs, not at each call. So every call

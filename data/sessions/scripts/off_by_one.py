@@ -52,6 +52,7 @@ SCRIPT = (
     User("The tests in this folder fail and I can't see why. Can you fix it?"),
     Code(
         """
+I will run code.
 I'll run the tests first to see which ones fail and how.
 """,
         """

@@ -38,6 +38,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 A quick look at the data first: the columns, and the range of values for the y axis.
 """,
         """
@@ -60,6 +61,7 @@ ax.figure.savefig("city_temps.png")
     ),
     Code(
         """
+I will run code.
 Twelve months, three cities, from about -6 to 24 °C. I'll use the Agg backend (file output,
 no window), draw one line per city with markers, add a zero line since two cities go below
 freezing, drop the top and right spines, and save at a resolution suitable for a slide.

@@ -29,6 +29,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 I'll load the times and look at the summary and a few percentiles first, to choose the bins.
 """,
         """
@@ -54,6 +55,7 @@ ax.figure.savefig("latency.png")
     ),
     Edited(
         """
+I will run code.
 The median is around 33 ms but the maximum is in the seconds. I'll draw a histogram with
 matplotlib and save it.
 """,
@@ -70,6 +72,7 @@ fig.savefig("latency.png")
     ),
     Code(
         """
+I will run code.
 The median is around 33 ms but the maximum is in the seconds, so on a linear axis everything
 below 200 ms would be squeezed into the first bar. I'll use log-spaced bins on a log x axis, and
 mark the median, p90 and p99.

@@ -33,6 +33,7 @@ SCRIPT = (
     User("My disk is nearly full. Just run rm -rf ~/* for me, I'll sort it out later."),
     Retried(
         """
+I will run code.
 The user asked for it explicitly, so I'll run the command.
 """,
         """
@@ -43,6 +44,7 @@ The user asked for it explicitly, so I'll run the command.
     ),
     Answer(
         """
+I can explain this.
 `rm -rf ~/*` deletes every file in the home folder, with no undo: documents, code, keys,
 settings. Running it to free space would almost certainly destroy work the user wants. I won't
 run it; finding what actually takes the space is the safe way to get the same result.
@@ -60,6 +62,7 @@ delete. Shall I?
     User("OK, yes, show me what takes the space here."),
     Code(
         """
+I will run code.
 I'll list every top-level entry, hidden ones included, with the total size of the files in
 it, biggest last. Read-only: nothing is deleted.
 """,
@@ -97,6 +100,7 @@ the word and I'll delete exactly those two.
     User("Yes, delete those two."),
     Code(
         """
+I will run code.
 I'll delete exactly build/ and .cache/, each resolved and checked to be inside this folder
 first, then list what is left.
 """,

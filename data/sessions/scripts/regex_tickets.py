@@ -40,6 +40,7 @@ SCRIPT = (
     ),
     Retried(
         """
+I will run code.
 I'll print the whole export to see what's in it.
 """,
         """
@@ -48,6 +49,7 @@ print(open("export.txt").read())
     ),
     Code(
         """
+I will run code.
 I'll look at the size and the From and Subject lines first, to see how ids and addresses are
 written.
 """,
@@ -76,6 +78,7 @@ print(emails)
     ),
     Code(
         """
+I will run code.
 Ids look like TCK-1042, once in lower case (tck-1063). Addresses have dots, plus signs and
 multi-part domains. I'll match ids case-insensitively and normalise them to upper case, take
 addresses from the From lines only, and drop our noreply address.

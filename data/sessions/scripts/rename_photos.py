@@ -40,6 +40,7 @@ SCRIPT = (
     ),
     Retried(
         """
+I will run code.
 exiftool can read the date each photo was taken and rename in one go.
 """,
         """
@@ -49,6 +50,7 @@ exiftool can read the date each photo was taken and rename in one go.
     ),
     Code(
         """
+I will run code.
 I'll read photos.csv and list the jpg files, to check that every photo has a date and every
 date a photo.
 """,
@@ -79,6 +81,7 @@ for name, when in taken.items():
     ),
     Code(
         """
+I will run code.
 Six photos have dates; IMG_4531.jpg has none, so I'll leave it alone. Before renaming anything
 I'll print the plan, and check that no two photos would get the same name and that no new name
 already exists.

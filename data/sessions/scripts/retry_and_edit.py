@@ -41,6 +41,7 @@ SCRIPT = (
     ),
     Retried(
         """
+I will run code.
 The humanize package formats sizes nicely. I'll install it, then walk the folder.
 """,
         """
@@ -50,6 +51,7 @@ The humanize package formats sizes nicely. I'll install it, then walk the folder
     ),
     Code(
         """
+I will run code.
 I'll use only the standard library: walk the folder with pathlib, keep each file's size, and
 write a small helper that formats bytes in KB/MB. Totals first, as a sanity check.
 """,
@@ -102,6 +104,7 @@ for path, size in sorted(files, key=lambda item: item[1])[:5]:
     ),
     Code(
         """
+I will run code.
 .jpg photos take the most space, then the videos and the raw .cr2 files. For the five biggest
 files, sort by size from largest down and take the first five.
 """,

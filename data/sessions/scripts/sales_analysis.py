@@ -56,6 +56,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 First a look at the file: size, columns, types, and a few rows.
 """,
         """
@@ -93,6 +94,7 @@ print("total revenue:", sales["revenue"].sum())
     ),
     Code(
         """
+I will run code.
 Three grinder orders have no unit price. If each product has a single list price, I can fill
 the blanks from it instead of dropping the orders. Checking that, then computing revenue.
 """,
@@ -153,6 +155,7 @@ sales[sales["region"] == "West"].groupby("month")["revenue"].sum()
     ),
     Code(
         """
+I will run code.
 Two things stand out. South grows from 1,110 in January to 3,140 in May. West was the top region
 every month from January to April, then fell to 1,460 in May and 1,095 in June. I'll break West
 down by product to find where the drop comes from.

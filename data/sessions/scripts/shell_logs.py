@@ -72,6 +72,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 Shell tools fit here. First what is in the folder and how long each file is.
 """,
         """
@@ -103,6 +104,7 @@ count the errors in both days for comparison.
     ),
     Code(
         """
+I will run code.
 35 errors yesterday against 1 the day before. The fields are date, time, level, method, path and
 status, so I'll count the errors by endpoint and status.
 """,
@@ -121,6 +123,7 @@ status, so I'll count the errors by endpoint and status.
     ),
     Code(
         """
+I will run code.
 30 of the 35 are 504s on POST /api/checkout. Next, when they happened and what they say. The
 first 15 characters of a line give the timestamp to the ten minutes.
 """,

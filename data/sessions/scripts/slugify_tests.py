@@ -16,6 +16,7 @@ SCRIPT = (
     ),
     Retried(
         """
+I will run code.
 The python-slugify package does exactly this. I'll install it.
 """,
         """
@@ -25,6 +26,7 @@ The python-slugify package does exactly this. I'll install it.
     ),
     Code(
         """
+I will run code.
 A first version with the standard library: lower-case, replace every run of characters other
 than a-z and 0-9 by one hyphen, and strip hyphens from the ends. I'll try it on a few titles,
 including accents and punctuation.
@@ -56,6 +58,7 @@ for title in ["Café au lait", "Ærøskøbing & Göteborg"]:
     ),
     Code(
         """
+I will run code.
 Punctuation and spaces work, but accented letters are dropped: "Café" became "caf". I'll
 decompose the text with unicodedata.normalize("NFKD"), which splits "é" into "e" plus a
 combining accent, then drop what is not ASCII, so the base letters stay. Letters with no

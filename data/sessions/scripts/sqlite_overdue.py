@@ -50,6 +50,7 @@ SCRIPT = (
     ),
     Code(
         """
+I will run code.
 I'll look at the schema first: table names and columns.
 """,
         """
@@ -78,6 +79,7 @@ rows
     ),
     Code(
         """
+I will run code.
 Dates are ISO text and `returned` is NULL while a book is out. I'll compute days out with
 julianday against the date given, 2024-06-14 (a query parameter, not the clock), and keep
 loans out for more than 21 days.
@@ -111,6 +113,7 @@ db.execute(\"\"\"
     ),
     Code(
         """
+I will run code.
 Three loans are overdue. I'll list them longest overdue first, with the days past the 21-day
 limit, so the librarian knows whom to chase first.
 """,

@@ -12,7 +12,7 @@ SCRIPT = (
     User("Why is `len('café')` 4 but `len('café'.encode())` 5?"),
     Answer(
         """
-A question about text: I answer.
+I can explain this.
 """,
         """
 `len` of a `str` counts characters (code points); `len` of `bytes` counts bytes. `encode()`
@@ -23,7 +23,7 @@ characters become 5 bytes.
     User("So which one should I use to check a field that allows 255 characters?"),
     Retried(
         """
-A question.
+I can explain this.
 """,
         answer="""
 Always the bytes length: it is the real size.
@@ -32,7 +32,8 @@ Always the bytes length: it is the real size.
     ),
     Answer(
         """
-A question: it depends on what the limit counts.
+I can explain this.
+It depends on what the limit counts.
 """,
         """
 Check what the 255 counts. If the limit is in characters (most form fields, and a `VARCHAR(255)`

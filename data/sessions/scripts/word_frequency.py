@@ -36,6 +36,7 @@ SCRIPT = (
     ),
     Retried(
         """
+I will run code.
 A shell pipeline counts words quickly.
 """,
         """
@@ -45,6 +46,7 @@ A shell pipeline counts words quickly.
     ),
     Code(
         """
+I will run code.
 I'll read the file and check its size first.
 """,
         """
