@@ -164,3 +164,34 @@ def test_a_real_pair_scored_in_one_pass_equals_the_pair_scored_apart(real_model)
         half = [s.detach() for s in shared_logprobs(model, seqs)]
     for a, b in zip(apart, half, strict=True):
         assert abs(float(b.sum() - a.sum())) < 0.02 * abs(float(a.sum()))
+
+
+def test_the_kind_share_counts_turns_that_end_as_the_kept_ones_did(real_model):
+    """SmolLM2 with the product's prompt, greedy and unconstrained, answers a question in words
+    and a task with code: measured against the turns a user kept for them, every turn is
+    well-formed and of the kept kind; against kept turns of the other kinds, every turn is still
+    well-formed and none is of the kept kind, so a run that drifts that way loses."""
+    from core.chat import EXPLAIN, RUN, task_messages
+    from grammars.turn import TurnFields, render
+    from training import registry
+    from training.evaluate import format_shares, turn_kind
+    from training.trainer import load_for_training
+
+    trainable = load_for_training(real_model, TrainConfig(), "peft")
+    answer = render(TurnFields(EXPLAIN, answer="A list can change; a tuple cannot."))
+    code = render(TurnFields(RUN, code="import sys\nprint(sys.version)"))
+    assert (turn_kind(answer), turn_kind(code), turn_kind("<thought>x")) == ("answer", "code", None)
+    question = task_messages("What is the difference between a list and a tuple?")
+    task = task_messages("Print the version of Python this kernel runs.")
+    model, tokenizer = trainable.model, trainable.tokenizer
+    kept = format_shares(model, tokenizer, [(question, answer), (task, code)], 96)
+    swapped = format_shares(model, tokenizer, [(question, code), (task, answer)], 96)
+    assert kept == (1.0, 1.0) and swapped == (1.0, 0.0)
+    metrics = {
+        "before": {"loss": 2.0, "format_share": 1.0, "kind_share": kept[1]},
+        "after": {"loss": 1.5, "format_share": 1.0, "kind_share": swapped[1]},
+    }
+    won, why = registry.verdict(metrics)
+    assert not won and "end as the kept turn did" in why and "from 100% to 0%" in why
+    metrics["after"]["kind_share"] = kept[1]
+    assert registry.verdict(metrics)[0]

@@ -14,7 +14,12 @@ Figures on rows that training never saw (the eval split, by session):
     turn's reward beats the rejected one's, i.e. where training widened the summed margin. This is
     the accuracy DPO trainers report; on the base itself every reward is 0, so it has no "before";
 - format share: the share of held-out prompts for which the model, decoding greedily without the
-  grammar's constraint, writes a turn that `grammars.turn.parse` accepts.
+  grammar's constraint, writes a turn that `grammars.turn.parse` accepts;
+- kind share: the share of those prompts whose turn is well-formed and ends as the user's kept
+  turn did, with `<answer>` or with `<code>`. Training on sessions that mostly run code can teach
+  a model to run code for questions while its loss and format improve: on the embedded model,
+  an adapter that lowered held-out loss 14 % answered 7 of 12 pure questions on the app's path,
+  against 11 of 12 before.
 `evaluate` runs them on a model as it is; to get "before" figures for an adapter, call it with
 the adapter disabled (`with model.disable_adapter():`) or on the base model. `compare` prints
 before against after. It never trains and never writes files.
@@ -49,6 +54,8 @@ class EvalReport:
     pair_scores: list[list[float]] = field(default_factory=list)
     """Per pair: [log p(chosen), its tokens, log p(rejected), its tokens], for `reward_accuracy`."""
     format_share: float | None = None
+    kind_share: float | None = None
+    """Share of the prompts whose turn is well-formed and ends like the kept one: answer, code."""
     prompts: int = 0
     seconds: float = 0.0
 
@@ -113,10 +120,17 @@ def fill_preferences(report: EvalReport, reference: EvalReport | None = None) ->
         report.reward_margin = sum(widened) / len(widened)
 
 
-def eval_prompts(sft_rows: list[dict[str, Any]], limit: int) -> list[list[dict[str, str]]]:
-    """The conversation up to each good assistant turn, first turns of each row first."""
+def eval_prompts(
+    sft_rows: list[dict[str, Any]], limit: int
+) -> list[tuple[list[dict[str, str]], str]]:
+    """(the conversation up to a good assistant turn, that turn's text), first turns of each row
+    first."""
     per_row = [
-        [row["messages"][:i] for i, learn in enumerate(row["trainable"]) if learn]
+        [
+            (row["messages"][:i], row["messages"][i]["content"])
+            for i, learn in enumerate(row["trainable"])
+            if learn
+        ]
         for row in sft_rows
     ]
     seen, out = set(), []
@@ -124,7 +138,7 @@ def eval_prompts(sft_rows: list[dict[str, Any]], limit: int) -> list[list[dict[s
     while len(out) < limit and any(depth < len(p) for p in per_row):
         for prompts in per_row:
             if depth < len(prompts) and len(out) < limit:
-                key = repr(prompts[depth])
+                key = repr(prompts[depth][0])
                 if key not in seen:  # branches of one session share their first prompts
                     seen.add(key)
                     out.append(prompts[depth])
@@ -132,20 +146,40 @@ def eval_prompts(sft_rows: list[dict[str, Any]], limit: int) -> list[list[dict[s
     return out
 
 
-def format_share(
-    model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], max_new_tokens: int = 256
-) -> float | None:
-    """Share of prompts answered with a well-formed turn, decoded greedily and unconstrained."""
+def turn_kind(text: str) -> str | None:
+    """ "answer" or "code" for a well-formed turn's text; None for any other text."""
+    from grammars.turn import TurnParseError, parse
+
+    try:
+        return _kind(parse(text))
+    except (TurnParseError, ValueError):
+        return None
+
+
+def _kind(fields: Any) -> str:
+    return "answer" if fields.answer is not None else "code"
+
+
+def format_shares(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[tuple[list[dict[str, str]], str]],
+    max_new_tokens: int = 256,
+) -> tuple[float | None, float | None]:
+    """(share of prompts answered with a well-formed turn, share answered with a well-formed turn
+    that ends like the kept one), decoded greedily and unconstrained."""
     from core.model.generate import Sampling, start_generation
 
     if not prompts:
-        return None
+        return None, None
     sampling = Sampling(temperature=0.0, max_new_tokens=max_new_tokens)
-    good = 0
-    for messages in prompts:
+    good = right = 0
+    for messages, kept in prompts:
         turn = start_generation(model, tokenizer, messages, sampling, constrained=False).result()
-        good += turn.fields is not None
-    return good / len(prompts)
+        if turn.fields is not None:
+            good += 1
+            right += _kind(turn.fields) == turn_kind(kept)
+    return good / len(prompts), right / len(prompts)
 
 
 def evaluate(
@@ -177,7 +211,9 @@ def evaluate(
         fill_preferences(report, reference)
         chosen = eval_prompts(rows.get("sft", []), prompts)
         report.prompts = len(chosen)
-        report.format_share = format_share(model, tokenizer, chosen, max_new_tokens)
+        report.format_share, report.kind_share = format_shares(
+            model, tokenizer, chosen, max_new_tokens
+        )
     finally:
         model.train(was_training)
     report.seconds = time.perf_counter() - started
@@ -199,6 +235,7 @@ def compare(before: EvalReport | dict | None, after: EvalReport | dict) -> str:
         ("chosen − rejected log-prob margin", "margin", "pairs", "pairs"),
         ("reward accuracy against the base (DPO)", "reward_accuracy", "pairs", "pairs"),
         ("well-formed turns without the grammar", "format_share", "prompts", "prompts"),
+        ("...that end as the kept turn did (answer or code)", "kind_share", "prompts", "prompts"),
     ]
     rows = []
     for label, name, count, unit in lines:

@@ -224,8 +224,9 @@ def resolve_adapter(
 
 
 def verdict(metrics: dict[str, Any]) -> tuple[bool, str]:
-    """(whether a run won, why): it won when its held-out masked loss went down and its share of
-    well-formed turns without the grammar did not; a run without both figures did not win."""
+    """(whether a run won, why): it won when its held-out masked loss went down and neither its
+    share of well-formed turns without the grammar nor its share of those that end as the kept
+    turn did (answer or code) went down; a run without a loss before and after did not win."""
     before, after = metrics.get("before") or {}, metrics.get("after") or {}
     loss_before, loss_after = before.get("loss"), after.get("loss")
     if loss_before is None or loss_after is None:
@@ -237,6 +238,12 @@ def verdict(metrics: dict[str, Any]) -> tuple[bool, str]:
         return False, (
             f"well-formed turns without the grammar fell from {share_before:.0%} to "
             f"{share_after:.0%}"
+        )
+    kind_before, kind_after = before.get("kind_share"), after.get("kind_share")
+    if kind_before is not None and kind_after is not None and kind_after < kind_before:
+        return False, (
+            "turns that end as the kept turn did (an answer to a question, code for a task) fell "
+            f"from {kind_before:.0%} to {kind_after:.0%}"
         )
     return True, f"held-out loss went from {loss_before:.3f} to {loss_after:.3f}"
 

@@ -73,11 +73,14 @@ def adapters(args: argparse.Namespace) -> int:
                 after.get("reward_accuracy"),
                 before.get("format_share"),
                 after.get("format_share"),
+                before.get("kind_share"),
+                after.get("kind_share"),
                 ("won" if won else "worse") + (f", {used}" if used else ""),
             ]
         )
     header = ["RUN", "CREATED", "BASE", "STAGES", "LOSS BEFORE", "AFTER", "GAIN"]
-    header += ["PREF ACC BEFORE", "AFTER", "REWARD ACC", "FORMAT BEFORE", "AFTER", "VERDICT"]
+    header += ["PREF ACC BEFORE", "AFTER", "REWARD ACC", "FORMAT BEFORE", "AFTER"]
+    header += ["KIND BEFORE", "AFTER", "VERDICT"]
     print(table(header, rows))
     print(
         "\nwithout --adapter the app loads the newest run that won for its model (marked "
