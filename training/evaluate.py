@@ -147,7 +147,7 @@ def eval_prompts(
 
 
 def turn_kind(text: str) -> str | None:
-    """ "answer" or "code" for a well-formed turn's text; None for any other text."""
+    """The kind of a well-formed turn's text, "answer" or "code"; None for any other text."""
     from grammars.turn import TurnParseError, parse
 
     try:
